@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package process starts child processes that run a registered Go function,
 // the Go counterpart of Python's multiprocessing.Process with the "spawn"
 // start method.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package process
 
 // The parent describes a child to it through these environment variables.
