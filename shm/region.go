@@ -4,7 +4,11 @@ package shm
 
 import (
 	"fmt"
+	"os"
 	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Region is one shared object's bytes: a whole segment's payload, or a
@@ -22,6 +26,25 @@ func (r *Region) Bytes() []byte { return r.data }
 
 // Handle returns the handle that attaches to this object from any process.
 func (r *Region) Handle() Handle { return r.handle }
+
+// Populate pre-faults the object's pages for writing (MADV_POPULATE_WRITE),
+// so that the first writes to each page in this process do not fault one
+// by one (about 12 µs a page otherwise). Kernels before 5.14 lack the
+// advice: then it is a no-op that returns nil.
+func (r *Region) Populate() error {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(r.data)))
+	page := uintptr(os.Getpagesize())
+	lo := start &^ (page - 1)
+	hi := (start + uintptr(len(r.data)) + page - 1) &^ (page - 1)
+	seg := r.seg.mem
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(seg)))
+	end := min(hi-base, uintptr(len(seg)))
+	err := unix.Madvise(seg[lo-base:end], unix.MADV_POPULATE_WRITE)
+	if err == unix.EINVAL {
+		return nil
+	}
+	return err
+}
 
 // Segment returns the segment holding the object.
 func (r *Region) Segment() *Segment { return r.seg }
