@@ -102,7 +102,7 @@ func Create(name string, kind Kind, version uint32, size int, opts *CreateOption
 
 func create(name string, kind Kind, version uint32, size int, mode os.FileMode, opts *CreateOptions) (*Segment, error) {
 	path := Path(name)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, mode)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, mode)
 	if err != nil {
 		return nil, &Error{"create", name, osError(err)}
 	}
@@ -138,6 +138,18 @@ func create(name string, kind Kind, version uint32, size int, mode os.FileMode, 
 	s := &Segment{name: name, mem: mem, hdr: h, created: true}
 	s.refs.Store(1)
 	return s, nil
+}
+
+// openFile opens path with open(2) and wraps the descriptor without
+// os.OpenFile's poller registration and its fcntl calls: a segment file is
+// only mapped, never read through the poller, and creating and opening
+// segments is on the path of every object's constructor.
+func openFile(path string, flag int, mode os.FileMode) (*os.File, error) {
+	fd, err := unix.Open(path, flag, uint32(mode.Perm()))
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // populate pre-faults mem; kernels before 5.14 lack MADV_POPULATE_WRITE,
@@ -188,7 +200,7 @@ func open(name string, kind Kind, version uint32) (*Segment, error) {
 
 // tryOpen makes one attempt; retry says the creator is not done yet.
 func tryOpen(path, name string, start time.Time) (*Segment, bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, err := openFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false, osError(err)
 	}
