@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -72,5 +73,83 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchRequest is the manager request of bench/figures_pickle.go:
+//
+//	('7f3c2a10', '__setitem__', ('k42', {'name': 'job-42', 'score': 1.5,
+//	 'tags': ['a', 'b'], 'n': 42, 'ok': True}), {})
+func benchRequest() Tuple {
+	return Tuple{"7f3c2a10", "__setitem__",
+		Tuple{"k42", DictOf(
+			"name", "job-42", "score", 1.5, "tags", NewList("a", "b"),
+			"n", int64(42), "ok", true)},
+		NewDict()}
+}
+
+// benchRequestPickle is benchRequest as CPython 3.11 pickles it at
+// protocol 4 (pickle.dumps(request, 4)).
+const benchRequestPickle = "8004956b00000000000000288c083766336332613130948c0b5f5f7365746974656d5f5f948c036b3432947d94288c046e616d65948c066a6f622d3432948c0573636f726594473ff80000000000008c0474616773945d94288c0161948c016294658c016e944b2a8c026f6b94887586947d9474942e"
+
+func BenchmarkDumpsRequest(b *testing.B) {
+	req := benchRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Dumps(req, 4); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLoadsRequest(b *testing.B) {
+	data, err := hex.DecodeString(benchRequestPickle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := Loads(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if t, ok := v.(Tuple); !ok || len(t) != 4 {
+			b.Fatalf("decoded %s", Repr(v))
+		}
+	}
+}
+
+// BenchmarkLoadsWithRequest is BenchmarkLoadsRequest with options, as the
+// manager decodes (its options must cost no allocation).
+func BenchmarkLoadsWithRequest(b *testing.B) {
+	data, err := hex.DecodeString(benchRequestPickle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := &DecoderOptions{Limits: Limits{MaxDepth: 100}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := LoadsWith(data, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestBenchRequestPickle checks that Dumps writes the request exactly as
+// CPython does, so that the two benchmarks above measure the same bytes.
+func TestBenchRequestPickle(t *testing.T) {
+	got, err := Dumps(benchRequest(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hex.EncodeToString(got); h != benchRequestPickle {
+		t.Fatalf("Dumps = %s\nwant   %s", h, benchRequestPickle)
+	}
+	v, err := Loads(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Equal(v, benchRequest()) {
+		t.Fatalf("Loads = %s", Repr(v))
 	}
 }

@@ -187,14 +187,18 @@ func Loads(data []byte) (any, error) { return LoadsWith(data, nil) }
 
 // LoadsWith is Loads with options.
 func LoadsWith(data []byte, opts *DecoderOptions) (any, error) {
-	o, err := opts.normalized()
-	if err != nil {
-		return nil, err
-	}
-	next := 0
 	m := getMachine()
 	defer m.release()
-	m.data, m.opts, m.nextBuf = data, &o, &next
+	o := &defaultOptions
+	if opts != nil {
+		n, err := opts.normalized()
+		if err != nil {
+			return nil, err
+		}
+		m.ownOpts = n
+		o = &m.ownOpts
+	}
+	m.data, m.opts, m.nextBuf = data, o, &m.ownNext
 	if int64(len(data)) > o.Limits.MaxInputSize {
 		m.realLen = len(data)
 		m.data = data[:o.Limits.MaxInputSize]
@@ -202,28 +206,38 @@ func LoadsWith(data []byte, opts *DecoderOptions) (any, error) {
 	return m.run()
 }
 
-// machinePool recycles the unpickler's stack, marks and memo.
+// defaultOptions are the normalized nil *DecoderOptions (read only).
+var defaultOptions, _ = (*DecoderOptions)(nil).normalized()
+
+// machinePool recycles the unpickler's stack, marks, memo and string cache.
 var machinePool = sync.Pool{New: func() any { return new(machine) }}
 
 func getMachine() *machine { return machinePool.Get().(*machine) }
 
 // release clears m, dropping every reference to decoded values, and returns
-// it to the pool; oversized slices are let go.
+// it to the pool; oversized slices are let go. Only the parts of the stack
+// and memo that were used are cleared (popMark leaves items above the
+// stack's length; stackHigh says how far).
 func (m *machine) release() {
 	const keep = 1 << 12
-	stack, marks, memo := m.stack[:0], m.marks[:0], m.memo[:0]
-	clear(stack[:cap(stack)])
-	clear(memo[:cap(memo)])
-	*m = machine{}
-	if cap(stack) <= keep {
-		m.stack = stack
+	clear(m.stack[:max(len(m.stack), m.stackHigh)])
+	clear(m.memo)
+	m.stack, m.marks, m.memo = m.stack[:0], m.marks[:0], m.memo[:0]
+	if cap(m.stack) > keep {
+		m.stack = nil
 	}
-	if cap(marks) <= keep {
-		m.marks = marks
+	if cap(m.marks) > keep {
+		m.marks = nil
 	}
-	if cap(memo) <= keep {
-		m.memo = memo
+	if cap(m.memo) > keep {
+		m.memo = nil
 	}
+	// Field by field (a new field of machine must be reset here too):
+	// cheaper than zeroing the whole struct, and the slices and strs stay.
+	m.data, m.pos, m.base, m.realLen, m.dec, m.opts, m.nextBuf, m.ownNext = nil, 0, 0, 0, nil, nil, nil, 0
+	m.ownOpts = DecoderOptions{}
+	m.stackHigh, m.memoMap, m.memoLen, m.proto, m.op, m.opPos = 0, nil, 0, 0, 0, 0
+	m.h, m.copied, m.oob = hasher{}, 0, 0
 	machinePool.Put(m)
 }
 
@@ -245,18 +259,22 @@ type machine struct {
 	dec     *Decoder // nil when data is the whole input
 	opts    *DecoderOptions
 	nextBuf *int
+	ownNext int            // nextBuf for LoadsWith
+	ownOpts DecoderOptions // opts for LoadsWith, normalized
 
-	stack   []slot
-	marks   []int
-	memo    []slot
-	memoMap map[uint64]slot
-	memoLen int
-	proto   int
-	op      byte
-	opPos   int64
-	h       hasher
-	copied  int64 // items and bytes copied by constructors; see spend
-	oob     int64 // bytes received as out-of-band buffers
+	stack     []slot
+	stackHigh int // stack[:stackHigh] may hold references (see release)
+	marks     []int
+	memo      []slot
+	memoMap   map[uint64]slot
+	memoLen   int
+	proto     int
+	op        byte
+	opPos     int64
+	h         hasher
+	copied    int64     // items and bytes copied by constructors; see spend
+	oob       int64     // bytes received as out-of-band buffers
+	strs      *strCache // kept across pickles by the pool; see strCache
 }
 
 // spend accounts for n items or bytes copied by a constructor (set(x),
@@ -471,6 +489,7 @@ func (m *machine) popMark() ([]slot, error) {
 	k := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
 	items := m.stack[k:]
+	m.stackHigh = max(m.stackHigh, len(m.stack))
 	m.stack = m.stack[:k]
 	return items, nil
 }
@@ -492,6 +511,14 @@ func (m *machine) checkLen(n int) error {
 // ---- memo ----
 
 func (m *machine) memoPut(idx uint64, s slot) error {
+	if idx == uint64(len(m.memo)) && m.memoMap == nil {
+		// the usual case: memo indices 0, 1, 2, ... in order
+		if err := m.memoGrow(); err != nil {
+			return err
+		}
+		m.memo = append(m.memo, s)
+		return nil
+	}
 	if idx < uint64(len(m.memo)) {
 		if m.memo[idx].v == nil {
 			if err := m.memoGrow(); err != nil {
@@ -577,17 +604,51 @@ func (m *machine) run() (result any, err error) {
 		op := m.data[m.pos]
 		m.pos++
 		m.op = op
-		if op == opStop {
+		switch op {
+		case opStop:
 			s, err := m.pop()
 			if err != nil {
 				return nil, err
 			}
 			return s.v, nil
+		// Fast paths for what Python's pickles are mostly made of, when
+		// all the operands are at hand; step does the general case.
+		case opMemoize:
+			if n := len(m.stack); n > m.fence() && m.memoMap == nil && m.memoLen < m.lim().MaxMemo {
+				m.memo = append(m.memo, m.stack[n-1])
+				m.memoLen++
+				continue
+			}
+		case opShortBinunicode:
+			if p := m.pos + 1; m.inWindow(p) {
+				if end := p + int(m.data[p-1]); m.inWindow(end) {
+					m.pos = end
+					if err := m.pushStr(m.data[p:end]); err != nil {
+						return nil, err
+					}
+					continue
+				}
+			}
+		case opBinget:
+			if p := m.pos + 1; m.inWindow(p) {
+				if idx := int(m.data[p-1]); idx < len(m.memo) && m.memo[idx].v != nil {
+					m.pos = p
+					if err := m.push(m.memo[idx].v, m.memo[idx].d); err != nil {
+						return nil, err
+					}
+					continue
+				}
+			}
 		}
 		if err := m.step(op); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// inWindow reports whether data[:end] is read and within MaxInputSize.
+func (m *machine) inWindow(end int) bool {
+	return end <= len(m.data) && (m.dec == nil || m.base+int64(end) <= m.lim().MaxInputSize)
 }
 
 func (m *machine) step(op byte) error {
@@ -838,11 +899,7 @@ func (m *machine) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		s := string(b)
-		if !validStr(s) {
-			return m.fail(ErrInvalid, "str is not valid UTF-8")
-		}
-		return m.push(s, 0)
+		return m.pushStr(b)
 	case opBinbytes, opShortBinbytes, opBinbytes8, opBytearray8:
 		n, err := m.lenArg(op == opShortBinbytes, op == opBinbytes8 || op == opBytearray8)
 		if err != nil {

@@ -92,41 +92,28 @@ func dumps(v any, protocol, maxDepth int, pid func(any) (any, bool)) ([]byte, er
 var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
 
 // release clears e (dropping every reference to the encoded value) and
-// returns it to the pool; oversized buffers and maps are let go.
+// returns it to the pool; oversized buffers and tables are let go. It resets
+// field by field, touching only what was used: a new field of encoder
+// must be reset here too.
 func (e *encoder) release() {
 	const keep = 1 << 12
 	if cap(e.buf) > 1<<20 {
 		e.buf = nil
 	}
-	buf := e.buf[:0]
-	maps := [...]int{len(e.ptrMemo), len(e.strMemo), len(e.byteMemo), len(e.tupMemo), len(e.globMemo), len(e.inProg) + len(e.inProgTup)}
-	ptr, str, byt, tup, glob, prog, progTup := e.ptrMemo, e.strMemo, e.byteMemo, e.tupMemo, e.globMemo, e.inProg, e.inProgTup
-	clear(progTup)
-	clear(ptr)
-	clear(str)
-	clear(byt)
-	clear(tup)
-	clear(glob)
-	clear(prog)
-	*e = encoder{buf: buf}
-	if maps[0] < keep {
-		e.ptrMemo = ptr
+	e.buf = e.buf[:0]
+	e.ptrMemo.reset(keep)
+	e.strMemo.reset(keep)
+	e.longStrMemo.reset(keep)
+	e.tupMemo.reset(keep)
+	e.globMemo.reset(keep)
+	e.prog.reset()
+	if len(e.byteMemo) >= keep {
+		e.byteMemo = nil
+	} else if len(e.byteMemo) > 0 {
+		clear(e.byteMemo)
 	}
-	if maps[1] < keep {
-		e.strMemo = str
-	}
-	if maps[2] < keep {
-		e.byteMemo = byt
-	}
-	if maps[3] < keep {
-		e.tupMemo = tup
-	}
-	if maps[4] < keep {
-		e.globMemo = glob
-	}
-	if maps[5] < keep {
-		e.inProg, e.inProgTup = prog, progTup
-	}
+	e.proto, e.maxDepth, e.depth, e.pid, e.inPID = 0, 0, 0, nil, false
+	e.nextMemo, e.lastMut, e.frameStart = 0, 0, 0
 	encoderPool.Put(e)
 }
 
@@ -162,9 +149,13 @@ type (
 // object under construction) is only memoized after its items; coming back
 // to it while it is in progress is fine if a mutable container was entered
 // since (CPython then emits POP/POP_MARK + GET), and is an ErrCycle if not,
-// since no pickle can express that. inProg maps each in-progress immutable
-// to the depth of its innermost entry; lastMut is the depth of the innermost
-// mutable container on the current path.
+// since no pickle can express that. prog holds each in-progress immutable
+// with the depth of its innermost entry; lastMut is the depth of the
+// innermost mutable container on the current path.
+//
+// The memo tables are memoTables (memo.go) rather than Go maps: a request
+// of a few dozen values makes a few dozen memo operations, and they were
+// most of the time Dumps took.
 type encoder struct {
 	buf      []byte
 	proto    int
@@ -173,16 +164,16 @@ type encoder struct {
 	pid      func(any) (any, bool)
 	inPID    bool
 
-	nextMemo uint32
-	ptrMemo  map[any]uint32
-	strMemo  map[string]uint32
-	byteMemo map[string]uint32
-	tupMemo  map[tupleID]uint32
-	globMemo map[Global]uint32
+	nextMemo    uint32
+	ptrMemo     memoTable[any]    // pointers and identities (frozenKey, baKey, refKey)
+	strMemo     strTable          // strs of up to strKeyMax bytes
+	longStrMemo memoTable[string] // longer strs
+	byteMemo    map[string]uint32
+	tupMemo     memoTable[tupleID]
+	globMemo    memoTable[Global]
 
-	inProg    map[any]int
-	inProgTup map[tupleID]int
-	lastMut   int
+	prog    progSet
+	lastMut int
 
 	frameStart int // offset of the open FRAME header, -1 if none
 }
@@ -214,7 +205,7 @@ func (e *encoder) commitFrame() {
 
 // writeLarge writes an opcode with a big payload outside any frame, as
 // CPython does, so the reader can take it without copying.
-func (e *encoder) writeLarge(header, payload []byte) {
+func writeLarge[T ~string | ~[]byte](e *encoder, header []byte, payload T) {
 	if e.frameStart >= 0 && len(payload) >= frameTarget {
 		e.commitFrame()
 		e.buf = append(e.buf, header...)
@@ -261,20 +252,35 @@ func (e *encoder) get(idx uint32) {
 	}
 }
 
+// memoPtr memoizes the value on top of the stack under the identity p,
+// which is not memoized yet.
 func (e *encoder) memoPtr(p any) {
-	if e.ptrMemo == nil {
-		e.ptrMemo = make(map[any]uint32)
-	}
-	e.ptrMemo[p] = e.memoize()
+	e.ptrMemo.put(p, hashIdent(p), e.memoize())
 }
 
 // getPtr emits a GET if p is memoized.
 func (e *encoder) getPtr(p any) bool {
-	if idx, ok := e.ptrMemo[p]; ok {
+	if idx, ok := e.ptrMemo.get(p, hashIdent(p)); ok {
 		e.get(idx)
 		return true
 	}
 	return false
+}
+
+// getOrMemoPtr emits a GET and returns true if p is memoized; otherwise it
+// records p under the index of the next memoize, which the caller must then
+// do (or fail).
+func (e *encoder) getOrMemoPtr(p any) bool {
+	if idx, ok := e.ptrMemo.getOrPut(p, hashIdent(p), e.nextMemo); ok {
+		e.get(idx)
+		return true
+	}
+	return false
+}
+
+// lookPtr returns the memo index of the identity p.
+func (e *encoder) lookPtr(p any) (uint32, bool) {
+	return e.ptrMemo.get(p, hashIdent(p))
 }
 
 // ---- depth and cycles ----
@@ -291,26 +297,16 @@ func enter[T any](e *encoder, v T) error {
 
 func (e *encoder) leave() { e.depth-- }
 
-// beginImmutable marks key as in progress in the map *inProg; see encoder.
-func beginImmutable[K comparable, T any](e *encoder, inProg *map[K]int, v T, key K) (prev int, had bool, err error) {
-	if *inProg == nil {
-		*inProg = make(map[K]int)
+// beginImmutable marks key as in progress; see encoder. The caller must
+// call endImmutable with the mark unless it gets an error.
+func beginImmutable[T any](e *encoder, v T, key progKey) (progMark, error) {
+	if prev, had := e.prog.find(key); had && e.lastMut <= prev {
+		return progMark{}, e.fail(any(v), ErrCycle, "the value contains itself through immutable values only")
 	}
-	prev, had = (*inProg)[key]
-	if had && e.lastMut <= prev {
-		return 0, false, e.fail(any(v), ErrCycle, "the value contains itself through immutable values only")
-	}
-	(*inProg)[key] = e.depth
-	return prev, had, nil
+	return e.prog.push(key, e.depth), nil
 }
 
-func endImmutable[K comparable](inProg map[K]int, key K, prev int, had bool) {
-	if had {
-		inProg[key] = prev
-	} else {
-		delete(inProg, key)
-	}
-}
+func (e *encoder) endImmutable(key progKey, m progMark) { e.prog.pop(key, m) }
 
 // beginMutable records that a memoized mutable container is on the path.
 func (e *encoder) beginMutable() int {
@@ -555,7 +551,7 @@ func (e *encoder) saveBig(x *big.Int) error {
 			var h [5]byte
 			h[0] = opLong4
 			binary.LittleEndian.PutUint32(h[1:], uint32(len(b)))
-			e.writeLarge(h[:], b)
+			writeLarge(e, h[:], b)
 		}
 	} else {
 		e.buf = append(e.buf, opLong)
@@ -627,7 +623,34 @@ func (e *encoder) saveArgs(args []any) error {
 }
 
 func (e *encoder) saveStr(s string) error {
-	if idx, ok := e.strMemo[s]; ok {
+	// One probe both looks s up and reserves its entry, under the index
+	// the memoize below will give it. (On an error the encoder is thrown
+	// away, entry and all.)
+	if n := len(s); n <= 16 && e.proto >= 4 && len(e.strMemo.data) <= math.MaxUint32-strKeyMax {
+		// the usual str, in one go: hashed and checked for ASCII together
+		h, ascii := shortHashASCII(s)
+		if idx, ok := e.strMemo.getOrPut(s, fold(h), e.nextMemo); ok {
+			e.get(idx)
+			return nil
+		}
+		if !ascii && !validStr(s) {
+			return e.fail(s, ErrInvalid, "str is not valid UTF-8")
+		}
+		// (appends to e.buf in place: no write barrier unless it grows)
+		e.buf = append(e.buf, opShortBinunicode, byte(n))
+		e.buf = append(e.buf, s...)
+		e.buf = append(e.buf, opMemoize)
+		e.nextMemo++
+		return nil
+	}
+	var idx uint32
+	var ok bool
+	if len(s) <= strKeyMax && len(e.strMemo.data) <= math.MaxUint32-strKeyMax {
+		idx, ok = e.strMemo.getOrPut(s, hashStr(s), e.nextMemo)
+	} else {
+		idx, ok = e.longStrMemo.getOrPut(s, hashStr(s), e.nextMemo)
+	}
+	if ok {
 		e.get(idx)
 		return nil
 	}
@@ -647,19 +670,16 @@ func (e *encoder) saveStr(s string) error {
 		var h [5]byte
 		h[0] = opBinunicode
 		binary.LittleEndian.PutUint32(h[1:], uint32(n))
-		e.writeLarge(h[:], []byte(s))
+		writeLarge(e, h[:], s)
 	case e.proto >= 4:
 		var h [9]byte
 		h[0] = opBinunicode8
 		binary.LittleEndian.PutUint64(h[1:], uint64(n))
-		e.writeLarge(h[:], []byte(s))
+		writeLarge(e, h[:], s)
 	default:
 		return e.fail(s, ErrInvalid, "str over 4 GiB needs protocol 4")
 	}
-	if e.strMemo == nil {
-		e.strMemo = make(map[string]uint32)
-	}
-	e.strMemo[s] = e.memoize()
+	e.memoize()
 	return nil
 }
 
@@ -687,12 +707,12 @@ func (e *encoder) saveBytes(b []byte) error {
 		var h [5]byte
 		h[0] = opBinbytes
 		binary.LittleEndian.PutUint32(h[1:], uint32(n))
-		e.writeLarge(h[:], b)
+		writeLarge(e, h[:], b)
 	case e.proto >= 4:
 		var h [9]byte
 		h[0] = opBinbytes8
 		binary.LittleEndian.PutUint64(h[1:], uint64(n))
-		e.writeLarge(h[:], b)
+		writeLarge(e, h[:], b)
 	default:
 		return e.fail(b, ErrInvalid, "bytes over 4 GiB need protocol 4")
 	}
@@ -717,7 +737,7 @@ func (e *encoder) saveByteArray(b ByteArray) error {
 		var h [9]byte
 		h[0] = opBytearray8
 		binary.LittleEndian.PutUint64(h[1:], uint64(len(b)))
-		e.writeLarge(h[:], b)
+		writeLarge(e, h[:], b)
 	case len(b) == 0:
 		err = e.saveCall(Global{"builtins", "bytearray"})
 	case e.proto >= 3:
@@ -761,25 +781,41 @@ func (e *encoder) saveTuple(t Tuple) error {
 		return nil
 	}
 	id := idOf(t)
-	if idx, ok := e.tupMemo[id]; ok {
+	h := hashTupleID(id)
+	if idx, ok := e.tupMemo.get(id, h); ok {
 		e.get(idx)
 		return nil
 	}
+	// No defers on the hot paths: after an error the encoder is thrown
+	// away, so depth, lastMut and prog need restoring on success only.
 	if err := enter(e, t); err != nil {
 		return err
 	}
-	defer e.leave()
-	check := needsCycleCheck(t)
-	var prev int
-	var had bool
-	if check {
-		var err error
-		if prev, had, err = beginImmutable(e, &e.inProgTup, t, id); err != nil {
-			return err
-		}
-		defer endImmutable(e.inProgTup, id, prev, had)
-	}
 	short := n <= 3 && e.proto >= 2
+	if !needsCycleCheck(t) {
+		// Only scalars: nothing inside can lead back here.
+		if !short {
+			e.buf = append(e.buf, opMark)
+		}
+		for _, it := range t {
+			if err := e.save(it); err != nil {
+				return err
+			}
+		}
+		e.leave()
+		if short {
+			e.buf = append(e.buf, opTuple1+byte(n-1))
+		} else {
+			e.buf = append(e.buf, opTuple)
+		}
+		e.tupMemo.put(id, h, e.memoize())
+		return nil
+	}
+	key := progKey{tup: id}
+	m, err := beginImmutable(e, t, key)
+	if err != nil {
+		return err
+	}
 	if !short {
 		e.buf = append(e.buf, opMark)
 	}
@@ -788,7 +824,9 @@ func (e *encoder) saveTuple(t Tuple) error {
 			return err
 		}
 	}
-	if idx, ok := e.tupMemo[id]; ok {
+	e.endImmutable(key, m)
+	e.leave()
+	if idx, ok := e.tupMemo.get(id, h); ok {
 		// The tuple was written while writing its items (a recursive tuple):
 		// drop what we pushed and fetch that one.
 		switch {
@@ -811,30 +849,57 @@ func (e *encoder) saveTuple(t Tuple) error {
 	} else {
 		e.buf = append(e.buf, opTuple)
 	}
-	if e.tupMemo == nil {
-		e.tupMemo = make(map[tupleID]uint32)
-	}
-	e.tupMemo[id] = e.memoize()
+	e.tupMemo.put(id, h, e.memoize())
 	return nil
 }
 
 func (e *encoder) saveList(l *List) error {
-	if e.getPtr(l) {
+	if e.getOrMemoPtr(l) {
 		return nil
 	}
 	if err := enter(e, l); err != nil {
 		return err
 	}
-	defer e.leave()
 	if e.proto >= 1 {
 		e.buf = append(e.buf, opEmptyList)
 	} else {
 		e.buf = append(e.buf, opMark, opList)
 	}
-	e.memoPtr(l)
+	e.memoize()
 	prev := e.beginMutable()
-	defer func() { e.lastMut = prev }()
-	return e.appendItems(len(l.Items), func(i int) any { return l.Items[i] })
+	if err := e.appendSlice(l.Items); err != nil {
+		return err // the encoder is thrown away: no need to restore
+	}
+	e.lastMut = prev
+	e.leave()
+	return nil
+}
+
+// appendSlice is appendItems for a slice (the common case, without the
+// indirect call per item).
+func (e *encoder) appendSlice(items []any) error {
+	n := len(items)
+	if e.proto == 0 || n == 1 {
+		return e.appendItems(n, func(i int) any { return items[i] })
+	}
+	for start := 0; start < n; start += batchSize {
+		batch := items[start:min(start+batchSize, n)]
+		if len(batch) == 1 {
+			if err := e.save(batch[0]); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, opAppend)
+			continue
+		}
+		e.buf = append(e.buf, opMark)
+		for _, it := range batch {
+			if err := e.save(it); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, opAppends)
+	}
+	return nil
 }
 
 // appendItems writes APPEND/APPENDS for items onto the list-like value on
@@ -909,18 +974,56 @@ func (e *encoder) setItems(n int, pair func(int) (any, any)) error {
 }
 
 func (e *encoder) saveDict(d *Dict) error {
-	if e.getPtr(d) {
+	if e.getOrMemoPtr(d) {
 		return nil
 	}
 	if err := enter(e, d); err != nil {
 		return err
 	}
-	defer e.leave()
 	e.emptyDict()
-	e.memoPtr(d)
+	e.memoize()
 	prev := e.beginMutable()
-	defer func() { e.lastMut = prev }()
+	if err := e.saveDictItems(d); err != nil {
+		return err // the encoder is thrown away: no need to restore
+	}
+	e.lastMut = prev
+	e.leave()
+	return nil
+}
+
+func (e *encoder) saveDictItems(d *Dict) error {
 	entries := d.t.entries
+	if d.t.live == len(entries) && e.proto > 0 && len(entries) > 1 {
+		// SETITEMS batches straight from the table (no deleted entries).
+		for start := 0; start < len(entries); start += batchSize {
+			batch := entries[start:min(start+batchSize, len(entries))]
+			if len(batch) == 1 {
+				break // a last single item: SETITEM, below
+			}
+			e.buf = append(e.buf, opMark)
+			for i := range batch {
+				if err := e.save(batch[i].key); err != nil {
+					return err
+				}
+				if err := e.save(batch[i].value); err != nil {
+					return err
+				}
+			}
+			e.buf = append(e.buf, opSetitems)
+		}
+		if len(entries)%batchSize != 1 {
+			return nil
+		}
+		last := &entries[len(entries)-1]
+		if err := e.save(last.key); err != nil {
+			return err
+		}
+		if err := e.save(last.value); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opSetitem)
+		return nil
+	}
 	if d.t.live == len(entries) {
 		return e.setItems(len(entries), func(i int) (any, any) { return entries[i].key, entries[i].value })
 	}
@@ -967,11 +1070,12 @@ func (e *encoder) saveSet(s *Set) error {
 // saveSetCall writes set(list) / frozenset(list), CPython's form below
 // protocol 4, memoized under key.
 func (e *encoder) saveSetCall(v, key any, fn Global, items []any) error {
-	prev, had, err := beginImmutable(e, &e.inProg, v, key)
+	pk := progKey{key: key}
+	pm, err := beginImmutable(e, v, pk)
 	if err != nil {
 		return err
 	}
-	defer endImmutable(e.inProg, key, prev, had)
+	defer e.endImmutable(pk, pm)
 	if err := e.saveGlobal(fn); err != nil {
 		return err
 	}
@@ -998,7 +1102,7 @@ func (e *encoder) saveSetCall(v, key any, fn Global, items []any) error {
 	}
 	e.memoize()
 	e.buf = append(e.buf, opReduce)
-	if idx, ok := e.ptrMemo[key]; ok {
+	if idx, ok := e.lookPtr(key); ok {
 		e.buf = append(e.buf, opPop)
 		e.get(idx)
 		return nil
@@ -1015,7 +1119,7 @@ func (e *encoder) saveFrozenSet(f FrozenSet) error {
 		}
 		return e.saveCall(Global{"builtins", "frozenset"})
 	}
-	key := frozenKey{f.s}
+	var key any = frozenKey{f.s} // boxed once for all its uses
 	if e.getPtr(key) {
 		return nil
 	}
@@ -1027,18 +1131,19 @@ func (e *encoder) saveFrozenSet(f FrozenSet) error {
 	if e.proto < 4 {
 		return e.saveSetCall(f, key, Global{"builtins", "frozenset"}, items)
 	}
-	prev, had, err := beginImmutable(e, &e.inProg, f, any(key))
+	pk := progKey{key: key}
+	pm, err := beginImmutable(e, f, pk)
 	if err != nil {
 		return err
 	}
-	defer endImmutable(e.inProg, any(key), prev, had)
+	defer e.endImmutable(pk, pm)
 	e.buf = append(e.buf, opMark)
 	for _, it := range items {
 		if err := e.save(it); err != nil {
 			return err
 		}
 	}
-	if idx, ok := e.ptrMemo[key]; ok {
+	if idx, ok := e.lookPtr(key); ok {
 		e.buf = append(e.buf, opPopMark)
 		e.get(idx)
 		return nil
@@ -1049,7 +1154,8 @@ func (e *encoder) saveFrozenSet(f FrozenSet) error {
 }
 
 func (e *encoder) saveGlobal(g Global) error {
-	if idx, ok := e.globMemo[g]; ok {
+	h := hashGlobal(g)
+	if idx, ok := e.globMemo.get(g, h); ok {
 		e.get(idx)
 		return nil
 	}
@@ -1087,10 +1193,7 @@ func (e *encoder) saveGlobal(g Global) error {
 		e.buf = append(e.buf, name...)
 		e.buf = append(e.buf, '\n')
 	}
-	if e.globMemo == nil {
-		e.globMemo = make(map[Global]uint32)
-	}
-	e.globMemo[g] = e.memoize()
+	e.globMemo.put(g, h, e.memoize())
 	return nil
 }
 
@@ -1108,16 +1211,17 @@ func (e *encoder) saveObject(o *Object) error {
 		return err
 	}
 	defer e.leave()
-	prev, had, err := beginImmutable(e, &e.inProg, o, any(o))
+	pk := progKey{key: o}
+	pm, err := beginImmutable(e, o, pk)
 	if err != nil {
 		return err
 	}
 	err = e.saveConstruction(o)
-	endImmutable(e.inProg, any(o), prev, had)
+	e.endImmutable(pk, pm)
 	if err != nil {
 		return err
 	}
-	if idx, ok := e.ptrMemo[o]; ok {
+	if idx, ok := e.lookPtr(o); ok {
 		e.buf = append(e.buf, opPop)
 		e.get(idx)
 		return nil

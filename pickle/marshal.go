@@ -121,7 +121,7 @@ func (e *encoder) saveReflect(rv reflect.Value) error {
 }
 
 func (e *encoder) savePointer(rv reflect.Value) error {
-	key := refKey{rv.Type(), rv.Pointer(), 0}
+	var key any = refKey{rv.Type(), rv.Pointer(), 0} // boxed once for all its uses
 	elem := rv.Elem()
 	if elem.Kind() == reflect.Struct {
 		if e.getPtr(key) {
@@ -138,11 +138,12 @@ func (e *encoder) savePointer(rv reflect.Value) error {
 		return err
 	}
 	defer e.leave()
-	prev, had, err := beginImmutable(e, &e.inProg, rv.Interface(), any(key))
+	pk := progKey{key: key}
+	pm, err := beginImmutable(e, rv.Interface(), pk)
 	if err != nil {
 		return err
 	}
-	defer endImmutable(e.inProg, any(key), prev, had)
+	defer e.endImmutable(pk, pm)
 	return e.save(elem.Interface())
 }
 
@@ -194,7 +195,7 @@ func (e *encoder) saveArray(rv reflect.Value) error {
 }
 
 func (e *encoder) saveMap(rv reflect.Value) error {
-	key := refKey{rv.Type(), rv.Pointer(), 0}
+	var key any = refKey{rv.Type(), rv.Pointer(), 0} // boxed once for all its uses
 	if e.getPtr(key) {
 		return nil
 	}

@@ -13,25 +13,34 @@ import (
 // table is the insertion-ordered hash table behind Dict and Set.
 //
 // entries holds every entry in insertion order; deleted entries stay in place
-// with live == false until a compaction. Small tables (at most smallTable
-// entries) are scanned linearly; larger ones keep index, which maps a hash to
-// 1 + the index of the newest entry with that hash, and entries with equal
-// hashes are chained through next (1 + index, 0 ends the chain).
+// with a nil key (keys are never nil: normalizeKey makes nil None) until a
+// compaction. Small tables (at most smallTable entries) are scanned
+// linearly; larger ones keep an index (ix), which maps a hash to 1 + the
+// index of the newest entry with that hash, and entries with equal hashes
+// are chained through next, parallel to entries (1 + index, 0 ends the
+// chain). An entry is 40 bytes; small tables, most of the dicts a request
+// holds, have nothing else.
 //
 // Hashes are seeded per process (hash/maphash), so collisions cannot be
 // planned by whoever writes the pickle.
 type table struct {
 	entries []entry
-	index   map[uint64]int32
+	ix      *tableIndex // nil for small tables
 	live    int
 }
 
-type entry struct {
-	key, value any
-	hash       uint64
-	next       int32
-	live       bool
+// tableIndex is the index of a large table (see table).
+type tableIndex struct {
+	index map[uint64]int32
+	next  []int32
 }
+
+type entry struct {
+	key, value any // key == nil: deleted
+	hash       uint64
+}
+
+func (e *entry) isLive() bool { return e.key != nil }
 
 const smallTable = 8
 
@@ -71,19 +80,41 @@ func (t *table) find(key any) (int, error) {
 	return t.lookup(&h, k, hv), nil
 }
 
+// lookupStr is lookup for a str key of fewer than bigString bytes.
+func (t *table) lookupStr(s string, hv uint64) int {
+	if t.ix == nil {
+		for i := range t.entries {
+			if e := &t.entries[i]; e.hash == hv {
+				if k, ok := e.key.(string); ok && k == s {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	for j := t.ix.index[hv]; j != 0; j = t.ix.next[j-1] {
+		if e := &t.entries[j-1]; e.hash == hv {
+			if k, ok := e.key.(string); ok && k == s {
+				return int(j - 1)
+			}
+		}
+	}
+	return -1
+}
+
 func (t *table) lookup(h *hasher, key any, hv uint64) int {
-	if t.index == nil {
+	if t.ix == nil {
 		for i := range t.entries {
 			e := &t.entries[i]
-			if e.live && e.hash == hv && h.equal(e.key, key, 0) {
+			if e.hash == hv && e.isLive() && h.equal(e.key, key, 0) {
 				return i
 			}
 		}
 		return -1
 	}
-	for j := t.index[hv]; j != 0; j = t.entries[j-1].next {
+	for j := t.ix.index[hv]; j != 0; j = t.ix.next[j-1] {
 		e := &t.entries[j-1]
-		if e.live && e.hash == hv && h.equal(e.key, key, 0) {
+		if e.hash == hv && e.isLive() && h.equal(e.key, key, 0) {
 			return int(j - 1)
 		}
 	}
@@ -98,12 +129,22 @@ func (t *table) insert(key, value any, setValue bool, maxDepth int) (bool, error
 }
 
 func (t *table) insertWith(h *hasher, key, value any, setValue bool) (bool, error) {
-	key = normalizeKey(key)
-	hv, err := h.hash(key, 0)
-	if err != nil {
-		return false, err
+	var hv uint64
+	i := -1
+	if s, ok := key.(string); ok && len(s) < bigString {
+		// The common key, without the general machinery: a str only
+		// equals a str, and short ones are not cached by identity.
+		hv = hashString(s)
+		i = t.lookupStr(s, hv)
+	} else {
+		key = normalizeKey(key)
+		var err error
+		if hv, err = h.hash(key, 0); err != nil {
+			return false, err
+		}
+		i = t.lookup(h, key, hv)
 	}
-	if i := t.lookup(h, key, hv); i >= 0 {
+	if i >= 0 {
 		if setValue {
 			t.entries[i].value = value
 		}
@@ -112,12 +153,12 @@ func (t *table) insertWith(h *hasher, key, value any, setValue bool) (bool, erro
 	if len(t.entries) >= math.MaxInt32-1 {
 		return false, ErrTooManyItems
 	}
-	t.entries = append(t.entries, entry{key: key, value: value, hash: hv, live: true})
+	t.entries = append(t.entries, entry{key: key, value: value, hash: hv})
 	t.live++
 	n := int32(len(t.entries))
-	if t.index != nil {
-		t.entries[n-1].next = t.index[hv]
-		t.index[hv] = n
+	if ix := t.ix; ix != nil {
+		ix.next = append(ix.next, ix.index[hv])
+		ix.index[hv] = n
 	} else if n > smallTable {
 		t.reindex()
 	}
@@ -129,30 +170,33 @@ func (t *table) reserve(n int) {
 	if n <= 0 || n > 1<<16 {
 		return // large batches grow as they go: n is not trusted
 	}
-	t.entries = slices.Grow(t.entries, n)
-	if t.index == nil && len(t.entries)+n > smallTable {
-		t.index = make(map[uint64]int32, len(t.entries)+n)
-		for i := range t.entries {
-			e := &t.entries[i]
-			e.next = 0
-			if e.live {
-				e.next = t.index[e.hash]
-				t.index[e.hash] = int32(i + 1)
-			}
-		}
+	if t.entries == nil {
+		t.entries = make([]entry, 0, n)
+	} else {
+		t.entries = slices.Grow(t.entries, n)
+	}
+	if t.ix == nil && len(t.entries)+n > smallTable {
+		t.reindexCap(len(t.entries) + n)
+	} else if t.ix != nil {
+		t.ix.next = slices.Grow(t.ix.next, n)
 	}
 }
 
-func (t *table) reindex() {
-	t.index = make(map[uint64]int32, len(t.entries))
+func (t *table) reindex() { t.reindexCap(len(t.entries)) }
+
+// reindexCap builds index and next for the entries, with room for n.
+func (t *table) reindexCap(n int) {
+	ix := &tableIndex{
+		index: make(map[uint64]int32, n),
+		next:  make([]int32, len(t.entries), max(n, len(t.entries))),
+	}
 	for i := range t.entries {
-		e := &t.entries[i]
-		e.next = 0
-		if e.live {
-			e.next = t.index[e.hash]
-			t.index[e.hash] = int32(i + 1)
+		if e := &t.entries[i]; e.isLive() {
+			ix.next[i] = ix.index[e.hash]
+			ix.index[e.hash] = int32(i + 1)
 		}
 	}
+	t.ix = ix
 }
 
 func (t *table) remove(key any) bool {
@@ -161,12 +205,12 @@ func (t *table) remove(key any) bool {
 		return false
 	}
 	e := &t.entries[i]
-	e.live, e.key, e.value = false, nil, nil
+	e.key, e.value = nil, nil
 	t.live--
 	if dead := len(t.entries) - t.live; dead > 16 && dead > t.live {
 		kept := t.entries[:0]
 		for _, e := range t.entries {
-			if e.live {
+			if e.isLive() {
 				kept = append(kept, e)
 			}
 		}
@@ -175,7 +219,7 @@ func (t *table) remove(key any) bool {
 		if len(kept) > smallTable {
 			t.reindex()
 		} else {
-			t.index = nil
+			t.ix = nil
 		}
 	}
 	return true
@@ -441,10 +485,18 @@ func (h *hasher) hash(v any, depth int) (uint64, error) {
 	return hv, err
 }
 
+// hashString is the hash of a str key.
+func hashString(s string) uint64 {
+	if len(s) <= 16 {
+		return shortHash(s)
+	}
+	return maphash.String(hashSeed, s)
+}
+
 func (h *hasher) hashOnce(v any, depth int) (uint64, error) {
 	switch x := v.(type) {
 	case string:
-		return maphash.String(hashSeed, x), nil
+		return hashString(x), nil
 	case []byte:
 		return maphash.Bytes(hashSeed, x) ^ saltBytes, nil
 	case nil, NoneType:
@@ -555,7 +607,7 @@ func (h *hasher) equalOnce(a, b any, depth int) bool {
 			return false
 		}
 		for _, e := range x.s.t.entries {
-			if e.live && y.s.t.lookup(h, e.key, e.hash) < 0 {
+			if e.isLive() && y.s.t.lookup(h, e.key, e.hash) < 0 {
 				return false
 			}
 		}

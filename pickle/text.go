@@ -207,6 +207,15 @@ func decodeCodePoint(s string) (r rune, size int) {
 
 // validStr reports whether s is UTF-8 in Python's surrogatepass sense.
 func validStr(s string) bool {
+	if len(s) <= 16 {
+		// short ASCII strings, most of them, without utf8's setup
+		i := 0
+		for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+		}
+		if i == len(s) {
+			return true
+		}
+	}
 	if utf8.ValidString(s) {
 		return true
 	}

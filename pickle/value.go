@@ -174,7 +174,7 @@ func (d *Dict) Delete(key any) bool { return d.t.remove(key) }
 func (d *Dict) Keys() []any {
 	out := make([]any, 0, d.t.live)
 	for _, e := range d.t.entries {
-		if e.live {
+		if e.isLive() {
 			out = append(out, e.key)
 		}
 	}
@@ -185,7 +185,7 @@ func (d *Dict) Keys() []any {
 func (d *Dict) Values() []any {
 	out := make([]any, 0, d.t.live)
 	for _, e := range d.t.entries {
-		if e.live {
+		if e.isLive() {
 			out = append(out, e.value)
 		}
 	}
@@ -196,7 +196,7 @@ func (d *Dict) Values() []any {
 func (d *Dict) Items() []Item {
 	out := make([]Item, 0, d.t.live)
 	for _, e := range d.t.entries {
-		if e.live {
+		if e.isLive() {
 			out = append(out, Item{e.key, e.value})
 		}
 	}
@@ -208,7 +208,7 @@ func (d *Dict) Items() []Item {
 func (d *Dict) All() iter.Seq2[any, any] {
 	return func(yield func(any, any) bool) {
 		for _, e := range d.t.entries {
-			if e.live && !yield(e.key, e.value) {
+			if e.isLive() && !yield(e.key, e.value) {
 				return
 			}
 		}
@@ -267,7 +267,7 @@ func (s *Set) Delete(item any) bool { return s.t.remove(item) }
 func (s *Set) Items() []any {
 	out := make([]any, 0, s.t.live)
 	for _, e := range s.t.entries {
-		if e.live {
+		if e.isLive() {
 			out = append(out, e.key)
 		}
 	}
@@ -278,7 +278,7 @@ func (s *Set) Items() []any {
 func (s *Set) All() iter.Seq[any] {
 	return func(yield func(any) bool) {
 		for _, e := range s.t.entries {
-			if e.live && !yield(e.key) {
+			if e.isLive() && !yield(e.key) {
 				return
 			}
 		}
@@ -315,7 +315,7 @@ func freeze(s *Set) FrozenSet {
 	}
 	var h uint64
 	for _, e := range s.t.entries {
-		if e.live {
+		if e.isLive() {
 			h += mix(e.hash)
 		}
 	}
