@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,4 +169,33 @@ func TestCorruptedRecord(t *testing.T) {
 	v, err := q.Get(ctx) // the damaged item was consumed; the next is fine
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), v)
+}
+
+// Positions that break the ring's invariants under live handles are
+// errors, not hangs: a read position past tail (for a Get), a tail more
+// than a ring ahead of head (for a Put).
+func TestCorruptedPositionsLive(t *testing.T) {
+	q, err := queue.New(segName(t), smallConfig[int64](4096, 0))
+	require.NoError(t, err)
+	defer q.Detach()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, q.Put(ctx, 1))
+	_, err = q.Get(ctx)
+	require.NoError(t, err)
+	corrupt(t, q.Handle(), func(b []byte) {
+		atomic.StoreUint64(shm.Uint64(b, 136), 64*1024) // readPos
+	})
+	_, err = q.Get(ctx)
+	assert.ErrorIs(t, err, queue.ErrCorrupt)
+	_, err = q.GetNowait()
+	assert.ErrorIs(t, err, queue.ErrCorrupt)
+
+	q2, err := queue.New(segName(t, "2"), smallConfig[int64](4096, 0))
+	require.NoError(t, err)
+	defer q2.Detach()
+	corrupt(t, q2.Handle(), func(b []byte) {
+		atomic.StoreUint64(shm.Uint64(b, 72), 3*4096) // tail: three rings past head
+	})
+	assert.ErrorIs(t, q2.Put(ctx, 1), queue.ErrCorrupt)
 }

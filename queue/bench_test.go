@@ -17,14 +17,15 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000000x ./queue/   (64-byte items)
 //
-// Cross-process benchmarks start their children before the timer and
-// release them with a go signal on a second queue; throughput is reported
-// as items/s and MB/s of item bytes.
+// Cross-process benchmarks start their children and wait until all of
+// them block on a second queue (set up, mapped, waiting) before the
+// timer starts, then release them with a go signal on that queue;
+// throughput is reported as items/s and MB/s of item bytes.
 
 func init() {
 	// b-produce QUEUE GO N BATCH: puts N 64-byte recs after the go signal.
 	process.Register("b-produce", func(a *process.Args) error {
-		q, g, err := attachBench[rec](a)
+		q, g, err := attachBench[rec](a, 0)
 		if err != nil {
 			return err
 		}
@@ -55,7 +56,7 @@ func init() {
 	})
 	// b-consume QUEUE GO BATCH: gets recs until ErrClosed.
 	process.Register("b-consume", func(a *process.Args) error {
-		q, g, err := attachBench[rec](a)
+		q, g, err := attachBench[rec](a, 0)
 		if err != nil {
 			return err
 		}
@@ -73,9 +74,10 @@ func init() {
 			}
 		}
 	})
-	// b-produce-big QUEUE GO N SIZE ZEROCOPY: puts N []byte items of SIZE.
+	// b-produce-big QUEUE GO N SIZE ZEROCOPY INLINE: puts N []byte items
+	// of SIZE, with MaxInline INLINE.
 	process.Register("b-produce-big", func(a *process.Args) error {
-		q, g, err := attachBench[[]byte](a)
+		q, g, err := attachBench[[]byte](a, a.Int(5))
 		if err != nil {
 			return err
 		}
@@ -105,7 +107,7 @@ func init() {
 	})
 }
 
-func attachBench[T any](a *process.Args) (*queue.Queue[T], *queue.Queue[int64], error) {
+func attachBench[T any](a *process.Args, inline int) (*queue.Queue[T], *queue.Queue[int64], error) {
 	var qh, gh shm.Handle
 	if err := a.Decode(0, &qh); err != nil {
 		return nil, nil, err
@@ -114,9 +116,7 @@ func attachBench[T any](a *process.Args) (*queue.Queue[T], *queue.Queue[int64], 
 		return nil, nil, err
 	}
 	cfg := queue.DefaultConfig[T]()
-	if _, ok := any(*new(T)).([]byte); ok {
-		cfg.MaxInline = 2 << 20
-	}
+	cfg.MaxInline = inline
 	q, err := queue.Attach(qh, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -150,6 +150,20 @@ func benchStart(b *testing.B, fn string, args ...any) *process.Process {
 	return p
 }
 
+// benchReady waits until n children are asleep on the go queue g.
+func benchReady(b *testing.B, g *queue.Queue[int64], n int) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if c, _, _ := queue.Sleepers(g); c >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("children not ready after a minute")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 func benchJoin(b *testing.B, p *process.Process) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -180,6 +194,7 @@ func BenchmarkCrossProcess1P1C(b *testing.B) {
 			p := benchStart(b, "b-produce", q.Handle(), g.Handle(), b.N, batch)
 			buf := make([]rec, batch)
 			ctx := context.Background()
+			benchReady(b, g, 1)
 			b.ResetTimer()
 			if err := g.Put(ctx, 1); err != nil {
 				b.Fatal(err)
@@ -220,6 +235,7 @@ func BenchmarkCrossProcess4P4C(b *testing.B) {
 				prods = append(prods, benchStart(b, "b-produce", q.Handle(), g.Handle(), n, batch))
 				cons = append(cons, benchStart(b, "b-consume", q.Handle(), g.Handle(), batch))
 			}
+			benchReady(b, g, 8)
 			b.ResetTimer()
 			if _, err := g.PutMany(context.Background(), make([]int64, 8)); err != nil {
 				b.Fatal(err)
@@ -240,20 +256,28 @@ func BenchmarkCrossProcess4P4C(b *testing.B) {
 }
 
 // BenchmarkCrossProcess1MiB: 1 MiB []byte items from a producer process
-// to this one: Put/Get (the item is copied in, then copied out into a new
-// slice: 1 MiB of garbage per item, so the Go runtime's GC and page
-// faults weigh in); Put/GetAppend (copied in, copied out into a reused
-// buffer); and zero-copy (the producer writes it into the ring once; this
-// process reads it in place: its first and last byte).
+// to this one, in the ring (a 4 MiB ring, as by default) and out of line
+// (blob/: MaxInline 64 KiB, a segment per item): Put/Get (copied in, then
+// copied out into a new slice: 1 MiB of garbage per item, so the Go
+// runtime's allocator and GC weigh in); Reserve/GetRef (the producer
+// writes each item once, in place; this process reads its first and last
+// byte in place); and Put/GetAppend (copied in, copied out into a reused
+// buffer). BenchmarkBaselineMemcpy/1048576 is the yardstick.
 func BenchmarkCrossProcess1MiB(b *testing.B) {
 	const size = 1 << 20
-	for zc, name := range []string{"Put-Get", "Reserve-GetRef", "Put-GetAppend"} {
+	for i, name := range []string{"Put-Get", "Reserve-GetRef", "Put-GetAppend", "blob/Put-Get", "blob/Reserve-GetRef", "blob/Put-GetAppend"} {
+		zc := i % 3
+		inline := 2 << 20
+		if i >= 3 {
+			inline = 64 << 10 // out of line
+		}
 		b.Run(name, func(b *testing.B) {
-			q, g := benchQueues[[]byte](b, 4<<20, 2<<20)
-			p := benchStart(b, "b-produce-big", q.Handle(), g.Handle(), b.N, size, zc&1)
+			q, g := benchQueues[[]byte](b, 4<<20, inline)
+			p := benchStart(b, "b-produce-big", q.Handle(), g.Handle(), b.N, size, zc&1, inline)
 			ctx := context.Background()
 			var sink byte
-			buf := make([]byte, 0, size)
+			buf := make([]byte, size) // touched before the clock
+			benchReady(b, g, 1)
 			b.ResetTimer()
 			if err := g.Put(ctx, 1); err != nil {
 				b.Fatal(err)

@@ -34,15 +34,19 @@ import (
 //	256      the item
 //
 // Deaths: a producer killed before publishing leaves a RESERVED record
-// that a consumer declares LOST; that consumer unlinks the blob (if the
-// producer got as far as creating it). A consumer killed after its claim
-// leaves a CLAIMED record that a reaper turns DONE, unlinking the blob. A
-// process killed between the state change and the unlink leaves the blob
-// behind: its creator is dead and nobody maps it, so shm.List reports it
-// Stale and the leak finder removes it. Caution: a published blob whose
-// producer has exited normally and that no consumer has taken yet looks
-// just as stale; do not clean blobs of a queue that is still in use (the
-// owner field names the queue).
+// that a consumer declares LOST; that consumer first unlinks the blob (if
+// the producer got as far as creating it), then changes the state. A
+// consumer killed after its claim leaves a CLAIMED record that a reaper
+// turns DONE, again unlinking the blob first. The owner is dead in both
+// cases, so nobody reads the blob again; a process killed between the
+// unlink and the state change leaves the record to the next one, which
+// unlinks again (ENOENT, ignored). So kills leave no blob behind. A queue
+// removed with published blobs still in it does: their creator may be
+// dead and nobody maps them, so shm.List reports them Stale and the leak
+// finder removes them. Caution: a published blob whose producer has
+// exited normally and that no consumer has taken yet looks just as
+// stale; do not clean blobs of a queue that is still in use (the owner
+// field names the queue).
 const (
 	blobVersion   = 1
 	blobPrefix    = 256

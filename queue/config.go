@@ -12,7 +12,11 @@ const (
 	// MaxMaxSize is the largest item bound a queue can have.
 	MaxMaxSize = 1 << 30
 
-	defaultCapacity = 1 << 20
+	// defaultCapacity is 4 MiB so that, with MaxInline at a quarter of
+	// it, a 1 MiB item travels in the ring (three or four in flight, so
+	// the producer writes one while the consumer reads another) rather
+	// than in a segment of its own, which costs about 20 times as much.
+	defaultCapacity = 4 << 20
 )
 
 // Config holds a queue's knobs. A nil *Config means DefaultConfig(). Start
@@ -26,15 +30,18 @@ const (
 type Config[T any] struct {
 	// Capacity is the ring's size in bytes (rounded up to a multiple of
 	// 64), MinCapacity to MaxCapacity. Each item takes its encoded size
-	// plus a 32-byte record header, rounded up to 32 bytes.
+	// plus a 32-byte record header, rounded up to 32 bytes. The ring is
+	// shared memory that is allocated and mapped when the queue is made
+	// (and mapped again by each process that opens it), so its size is
+	// the queue's memory cost.
 	Capacity int
 	// MaxSize bounds the number of items in the queue, as Python's
 	// maxsize: 0 or less means bounded only by the ring's capacity.
 	MaxSize int
 	// MaxInline is the largest encoded item stored in the ring itself;
-	// a larger item travels in a shared-memory segment of its own (see
-	// the package documentation). 0 means Capacity/4. At most
-	// Capacity/2.
+	// a larger item travels in a shared-memory segment of its own, which
+	// is about twenty times slower (see the package documentation). 0
+	// means Capacity/4. At most Capacity/2.
 	MaxInline int
 	// Codec turns items into bytes and back. Nil picks one by T: []byte
 	// items are stored as they are, pointer-free fixed-size types are
@@ -43,8 +50,8 @@ type Config[T any] struct {
 	Codec Codec[T]
 }
 
-// DefaultConfig returns the defaults: a 1 MiB ring, no item bound, items
-// up to 256 KiB inline, the codec chosen by T.
+// DefaultConfig returns the defaults: a 4 MiB ring, no item bound, items
+// up to 1 MiB inline, the codec chosen by T.
 func DefaultConfig[T any]() *Config[T] {
 	return &Config[T]{Capacity: defaultCapacity}
 }

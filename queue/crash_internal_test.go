@@ -240,7 +240,7 @@ func TestCrashConsumerBeforeDone(t *testing.T) {
 	r.tag = deadTag
 	var cs [1]claimed
 	require.NoError(t, r.clock.lock2(ctx, deadTag))
-	k, _ := r.claimLocked(cs[:], false)
+	k, _ := r.claimLocked(cs[:], false, false)
 	r.clock.unlock()
 	r.tag = saved
 	require.Equal(t, 1, k)

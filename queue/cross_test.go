@@ -339,10 +339,10 @@ func TestCrossProcessTimeouts(t *testing.T) {
 	assert.Equal(t, 1, q.Qsize())
 }
 
-// TestCrossProcessCloseWakes: Close releases a process blocked in Put and
-// one blocked in Get, both with ErrClosed.
+// TestCrossProcessCloseWakes: Close releases processes blocked in Put (on
+// a full queue) and in Get (on an empty one), all with ErrClosed.
 func TestCrossProcessCloseWakes(t *testing.T) {
-	// Both children are seen asleep on the queues' events before Close.
+	// All children are seen asleep on the queues' events before Close.
 	full, err := queue.New(segName(t, "full"), smallConfig[int64](4096, 1))
 	require.NoError(t, err)
 	defer full.Detach()
@@ -350,17 +350,21 @@ func TestCrossProcessCloseWakes(t *testing.T) {
 	require.NoError(t, err)
 	defer empty.Detach()
 	require.NoError(t, full.Put(t.Context(), 1))
-	pp := startProc(t, "q-op", "put-closed", full.Handle(), 60000)
-	pg := startProc(t, "q-op", "get-closed", empty.Handle(), 60000)
-	eventually(t, "both children to block", func() bool {
+	var procs []*process.Process
+	for i := 0; i < 2; i++ {
+		procs = append(procs, startProc(t, "q-op", "put-closed", full.Handle(), 60000),
+			startProc(t, "q-op", "get-closed", empty.Handle(), 60000))
+	}
+	eventually(t, "all four children to block", func() bool {
 		_, pr, _ := queue.Sleepers(full)
 		c, _, _ := queue.Sleepers(empty)
-		return pr > 0 && c > 0
+		return pr == 2 && c == 2
 	})
 	require.NoError(t, full.Close())
 	require.NoError(t, empty.Close())
-	joinOK(t, pp)
-	joinOK(t, pg)
+	for _, p := range procs {
+		joinOK(t, p)
+	}
 	v, err := full.Get(t.Context()) // the item put before Close is still there
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), v)

@@ -16,6 +16,13 @@
 // size. The queue's header records a fingerprint of the item type and
 // codec; opening it with another one fails with ErrType.
 //
+// The default ring is 4 MiB, so items up to 1 MiB travel in the ring, at
+// memory speed, three or four in flight. An out-of-line item costs a
+// segment created, populated, mapped twice and removed: about twenty
+// times the time of the same item in the ring (and fresh memory for each
+// item). For larger items at full speed, give the queue a ring of four or
+// more times the item (Config.Capacity).
+//
 // # Semantics
 //
 // Put, Get, PutNowait (ErrFull), GetNowait (ErrEmpty), Qsize, Empty, Full,
@@ -32,7 +39,11 @@
 // (no syscall otherwise); waiters spin briefly (adaptively) before they
 // sleep. PutMany and GetMany move up to 64 items under one lock and one
 // wake-up. For large []byte items, Reserve/Commit writes an item in place
-// and GetRef/Release reads it in place: one copy in all, or none.
+// and GetRef/Release reads it in place: one copy in all, or none; and
+// GetAppend takes an item into the caller's buffer, so that a consumer
+// that reuses one buffer allocates nothing (a Get must return a new slice
+// for each item, which for large items costs the Go allocator and
+// collector more than the copy).
 //
 // # Processes that die
 //
@@ -53,8 +64,11 @@
 //     is detected by a waiter within about 10 ms, which takes the lock
 //     over and repairs the counters the dead holder may have left behind.
 //   - An out-of-line item whose producer or consumer died is unlinked by
-//     whoever skips or reclaims its record; one left over by a process
-//     killed in between is found by the shm leak finder.
+//     whoever skips or reclaims its record, before it changes the
+//     record's state, so that a kill in between leaves no segment behind
+//     (the next one to find the record unlinks again). Only a queue
+//     removed with out-of-line items still in it leaves their segments,
+//     for the shm leak finder.
 //
 // Dead processes are found by polling (every 20 to 50 ms) only while
 // somebody waits on them, so they cost nothing otherwise.

@@ -236,3 +236,110 @@ func ExampleStats() {
 	fmt.Println(st.Items, st.Puts, st.LostPuts, st.LostGets)
 	// Output: 3 3 0 0
 }
+
+// PutMany and GetMany move batches under one lock and one wake-up.
+func ExampleQueue_PutMany() {
+	q, err := queue.New[int64](exampleName("batch"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer q.Unlink()
+	defer q.Detach()
+	ctx := context.Background()
+	n, _ := q.PutMany(ctx, []int64{1, 2, 3, 4, 5})
+	fmt.Println("put", n)
+	dst := make([]int64, 3)
+	for !q.Empty() {
+		k, _ := q.GetMany(ctx, dst)
+		fmt.Println(dst[:k])
+	}
+	// Output:
+	// put 5
+	// [1 2 3]
+	// [4 5]
+}
+
+// GetAppend takes []byte items into one reused buffer: no allocation per
+// item.
+func ExampleQueue_GetAppend() {
+	q, err := queue.New[[]byte](exampleName("append"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer q.Unlink()
+	defer q.Detach()
+	ctx := context.Background()
+	q.Put(ctx, []byte("first"))
+	q.Put(ctx, []byte("second"))
+	buf := make([]byte, 0, 64)
+	for i := 0; i < 2; i++ {
+		buf, _ = q.GetAppend(ctx, buf[:0])
+		fmt.Println(string(buf))
+	}
+	// Output:
+	// first
+	// second
+}
+
+// A State counts the ring's records by state (RecordCounts) and lists
+// records held by dead processes (Record, with their Process).
+func ExampleState() {
+	cfg := queue.DefaultConfig[[]byte]()
+	cfg.Capacity = 4096
+	q, err := queue.New(exampleName("state"), cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer q.Unlink()
+	defer q.Detach()
+	ctx := context.Background()
+	q.Put(ctx, []byte("a"))
+	q.Put(ctx, []byte("b"))
+	ref, _ := q.GetRef(ctx) // claimed, not yet released
+	res, _ := q.Reserve(ctx, 8)
+
+	r, err := shm.Attach(q.Handle(), 0)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	st, _ := queue.Inspect(r)
+	fmt.Printf("items %d, %+v\n", st.Items, st.Records)
+	fmt.Println("stuck:", len(st.Stuck)) // all their owners (this process) live
+	res.Commit()
+	ref.Release()
+	// Output:
+	// items 2, {Reserved:1 Published:1 Claimed:1 Done:0 Lost:0 Pad:0 Blobs:0}
+	// stuck: 0
+}
+
+// InspectBlob decodes the prefix of an out-of-line item's segment (Blob),
+// as a tool listing /dev/shm would.
+func ExampleInspectBlob() {
+	cfg := queue.DefaultConfig[[]byte]()
+	cfg.Capacity = 4096
+	q, err := queue.New(exampleName("blob"), cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer q.Unlink()
+	defer q.Detach()
+	res, _ := q.Reserve(context.Background(), 10000) // over MaxInline: out of line
+	defer res.Abort()
+
+	infos, _ := shm.List()
+	for _, i := range infos {
+		if i.Kind != shm.KindBlob || !strings.HasPrefix(i.Name, exampleName("blob")+".") {
+			continue
+		}
+		seg, err := shm.Open(i.Name, shm.KindBlob, 0)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		b, err := queue.InspectBlob(seg.Payload())
+		seg.Close()
+		fmt.Println(b.Queue.Segment == exampleName("blob"), b.Length, err)
+	}
+	// Output: true 10000 <nil>
+}

@@ -246,5 +246,5 @@ func ExampleInspect() {
 		return
 	}
 	fmt.Println(st.Kind, st.Items, st.Capacity, st.Records.Published)
-	// Output: queue 2 1048576 2
+	// Output: queue 2 4194304 2
 }

@@ -27,7 +27,8 @@ import (
 //	       72   8  tail        producers, under plock: next free position,
 //	                           bit 0 = closed. Its store commits reservations.
 //	       80   8  putCount    producers, under plock: items reserved ever
-//	       88   8  lastRec     producers, under plock: newest record's position
+//	       88   8  lastRec     producers, under plock: newest record's position,
+//	                           stored before its batch's headers
 //	       96  12  plockEv     event: seq, sleepers, pending (uint32 each)
 //	2     128   8  clock       consumers: claim lock, 0 or owner tag
 //	      136   8  readPos     consumers, under clock: next record to claim
@@ -88,10 +89,11 @@ import (
 // Crash safety. Each step that matters is one atomic write, and every
 // other write either precedes it (invisible until then) or is repaired:
 //
-//   - Put. Under plock a producer writes lastRec, the record header (state
-//     RESERVED, its tag), then stores tail (the reservation's commit), then
-//     putCount. Killed before the tail store: nothing happened (the next
-//     holder writes over the header). Killed after it but before
+//   - Put. Under plock a producer writes lastRec (the newest record of its
+//     batch), the records' headers (state RESERVED, its tag), then stores
+//     tail (the reservations' commit), then putCount. Killed before the
+//     tail store: nothing happened (the next holder writes over the
+//     headers). Killed after it but before
 //     putCount: the next plock holder, which takes the lock over from the
 //     dead owner, sets putCount to seq(lastRec)+1 (lastRec < tail proves
 //     that header whole and current). Killed holding plock: waiters find

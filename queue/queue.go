@@ -90,6 +90,9 @@ func (q *Queue[T]) PutNowait(v T) error { return q.b.put(context.Background(), 0
 // PutMany adds vs in order, moving up to 64 items under one lock and one
 // wake-up. It blocks while the queue is full, as Put does, and returns
 // how many items it put (a prefix of vs) and the error that stopped it.
+// A process killed inside PutMany loses some of the items of the batch
+// in flight (those it had not yet published); the others are delivered,
+// in order.
 func (q *Queue[T]) PutMany(ctx context.Context, vs []T) (int, error) {
 	ctx, dl := ctxDeadline(ctx)
 	return q.b.putMany(ctx, dl, vs)

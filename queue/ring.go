@@ -227,11 +227,12 @@ func (r *ring) lockProducer(ctx context.Context, dl int64) error {
 
 // repairProducer runs under plock taken over from a dead holder, which
 // may have committed records (stored tail) without counting them
-// (putCount). A holder stores lastRec before it writes a record's header,
-// so lastRec < tail means the header at lastRec is the newest committed
-// record's, whole, and not overwritten since (only a plock holder writes
-// headers, and each stores lastRec first; a PAD written at that offset
-// would carry another position's tag). putCount only grows here, so a
+// (putCount). A holder stores lastRec (the position of the newest record
+// of its batch) before it writes any of the batch's headers, so lastRec <
+// tail means the header at lastRec is the newest committed record's,
+// whole, and not overwritten since (only a plock holder writes headers,
+// and each stores lastRec first; a PAD written at that offset would carry
+// another position's tag). putCount only grows here, so a
 // repair that finds nothing to do changes nothing.
 func (r *ring) repairProducer() {
 	t := atomic.LoadUint64(r.tail) &^ closedBit
@@ -250,23 +251,25 @@ func (r *ring) repairProducer() {
 }
 
 // reserveLocked reserves records for specs, in order, while they fit, and
-// stores their positions in pos. It runs under plock. Each record's
-// header is complete (state RESERVED with its tag, this process's owner
-// tag) before the one store of tail that commits the lot; putCount
-// follows.
+// stores their positions in pos. It runs under plock. It stores lastRec
+// once for the batch; each record's header is complete (state RESERVED
+// with its tag, this process's owner tag) before the one store of tail
+// that commits the lot; putCount follows.
 func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	tw := atomic.LoadUint64(r.tail)
 	if tw&closedBit != 0 {
 		return 0, statusClosed
 	}
+	// First place the records (and the PADs before those that would cross
+	// the ring's end) while they fit, touching only our hints and, when
+	// those say no, head and getWord.
 	t := tw
 	put := atomic.LoadUint64(r.putCount)
 	head := r.cHead.Load()
 	k := 0
 	st := statusOK
 	for k < len(specs) {
-		s := specs[k]
-		stride := s.stride()
+		stride := specs[k].stride()
 		off := t % r.capacity
 		var pad uint64
 		if off+stride > r.capacity {
@@ -292,29 +295,39 @@ func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 				break
 			}
 		}
-		if pad != 0 {
-			ix := r.index(t)
-			atomic.StoreUint64(&r.w[ix+recOwner], 0)
-			atomic.StoreUint64(&r.w[ix+recSize], pad)
-			atomic.StoreUint64(&r.w[ix+recSeq], put)
-			atomic.StoreUint64(&r.w[ix+recState], r.tagOf(t)|stPad)
-			t += pad
-		}
-		atomic.StoreUint64(r.lastRec, t)
-		ix := r.index(t)
-		atomic.StoreUint64(&r.w[ix+recOwner], r.tag)
-		atomic.StoreUint64(&r.w[ix+recSize], stride|s.length<<32)
-		atomic.StoreUint64(&r.w[ix+recSeq], put)
-		atomic.StoreUint64(&r.w[ix+recState], r.tagOf(t)|stReserved|s.flags)
-		pos[k] = t
-		t += stride
+		pos[k] = t + pad
+		t += pad + stride
 		put++
 		k++
 	}
-	if k > 0 {
-		atomic.StoreUint64(r.tail, t) // the commit
-		atomic.StoreUint64(r.putCount, put)
+	if k == 0 {
+		return 0, st
 	}
+	// Then write them: lastRec first (the newest record, for a repair),
+	// each header complete before the one store of tail that commits the
+	// lot, putCount last.
+	atomic.StoreUint64(r.lastRec, pos[k-1])
+	t, put = tw, put-uint64(k)
+	for i, p := range pos[:k] {
+		if p != t {
+			ix := r.index(t)
+			atomic.StoreUint64(&r.w[ix+recOwner], 0)
+			atomic.StoreUint64(&r.w[ix+recSize], p-t)
+			atomic.StoreUint64(&r.w[ix+recSeq], put)
+			atomic.StoreUint64(&r.w[ix+recState], r.tagOf(t)|stPad)
+		}
+		s := specs[i]
+		stride := s.stride()
+		ix := r.index(p)
+		atomic.StoreUint64(&r.w[ix+recOwner], r.tag)
+		atomic.StoreUint64(&r.w[ix+recSize], stride|s.length<<32)
+		atomic.StoreUint64(&r.w[ix+recSeq], put)
+		atomic.StoreUint64(&r.w[ix+recState], r.tagOf(p)|stReserved|s.flags)
+		t = p + stride
+		put++
+	}
+	atomic.StoreUint64(r.tail, t) // the commit
+	atomic.StoreUint64(r.putCount, put)
 	return k, st
 }
 
@@ -440,14 +453,19 @@ type claimed struct {
 // CLAIMED ones left at readPos by a dead clock holder (fixing getWord from
 // their seq, which makes the walk idempotent). With reap, a committed
 // record reserved by a dead producer is declared LOST. With len(out) == 0
-// it only walks past what can be skipped.
+// it only walks past what can be skipped. With quick, a read position
+// where nothing has been reserved yet is reported as statusEmpty without
+// reading tail: tail sits on the producers' busiest cache line, and a
+// consumer that has caught up with the producers would otherwise pull
+// that line over once per item. A quick call cannot tell a closed queue
+// from an empty one; the caller makes a full call before it sleeps.
 //
 // The record at readPos is recognised by its state word's tag alone.
 // PUBLISHED, CLAIMED, DONE and LOST are only ever set on committed records;
 // RESERVED and PAD are written before the commit, so skipping a PAD or
 // declaring a reservation lost first checks tail, and then re-reads the
 // header, which is final once committed.
-func (r *ring) claimLocked(out []claimed, reap bool) (int, status) {
+func (r *ring) claimLocked(out []claimed, reap, quick bool) (int, status) {
 	rp := atomic.LoadUint64(r.readPos)
 	rp0 := rp
 	gw := atomic.LoadUint64(r.getWord)
@@ -470,6 +488,10 @@ loop:
 		ix := r.index(rp)
 		sw := atomic.LoadUint64(&r.w[ix+recState])
 		if sw&^lowBits != tag {
+			if quick && !known {
+				st = statusEmpty
+				break
+			}
 			// Nothing was reserved at rp yet, unless tail says so (a
 			// header written just now, between our two loads).
 			ok, closed := committed()
@@ -477,8 +499,8 @@ loop:
 			case ok && !known:
 				known = true
 				continue
-			case ok:
-				st = statusCorrupt
+			case ok, rp > r.cTail.Load(): // (the hint is fresh here)
+				st = statusCorrupt // a record that is not there, or readPos past tail
 			case closed:
 				st = statusClosed
 			default:
@@ -549,9 +571,17 @@ loop:
 					known = true
 					continue
 				}
-				if !tagAlive(atomic.LoadUint64(&r.w[ix+recOwner])) &&
-					atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stLost|sw&blobFlag) {
-					continue // counted as LOST on the next turn
+				if !tagAlive(atomic.LoadUint64(&r.w[ix+recOwner])) {
+					// The reserver is dead and will never publish: its
+					// blob (if it got as far as making one) goes before
+					// the record is declared lost, so that no process
+					// killed in between leaves the blob behind.
+					if sw&blobFlag != 0 {
+						_ = shm.Unlink(r.blobName(rp))
+					}
+					if atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stLost|sw&blobFlag) {
+						continue // counted as LOST on the next turn
+					}
 				}
 			}
 			st = statusPending
@@ -576,6 +606,7 @@ loop:
 // is none. nowait fails with ErrEmpty instead.
 func (r *ring) claim(ctx context.Context, dl int64, out []claimed, nowait bool) (int, error) {
 	reap, spun, slept := false, false, false
+	quick := !nowait // see claimLocked; a nowait call must tell closed from empty
 	for {
 		if r.detached() {
 			return 0, ErrDetached
@@ -583,7 +614,8 @@ func (r *ring) claim(ctx context.Context, dl int64, out []claimed, nowait bool) 
 		if _, err := r.clock.lock(ctx, dl, r.tag); err != nil {
 			return 0, waitErr(err, errGetTimeout)
 		}
-		k, st := r.claimLocked(out, reap)
+		k, st := r.claimLocked(out, reap, quick)
+		quick = false
 		r.clock.unlock()
 		switch {
 		case k > 0:
@@ -606,6 +638,7 @@ func (r *ring) claim(ctx context.Context, dl int64, out []claimed, nowait bool) 
 		if !spun {
 			spun = true
 			if r.spinGet.spin(r.readyGetSpin) {
+				quick = true // a record is there: no need to read tail
 				continue
 			}
 		}
@@ -648,8 +681,10 @@ func (r *ring) readyGet(full bool) bool {
 	if !full {
 		return false
 	}
+	// rp != tail: a record to claim, or (rp > tail) shared state that
+	// does not add up, which the caller's full claim reports.
 	tw := atomic.LoadUint64(r.tail)
-	return rp < tw&^closedBit || tw&closedBit != 0 || r.detached()
+	return rp != tw&^closedBit || tw&closedBit != 0 || r.detached()
 }
 
 func (r *ring) readyGetSpin() bool { return r.readyGet(false) }
@@ -665,10 +700,20 @@ func (r *ring) finish(cs []claimed) {
 // can and wakes a producer that may wait for room. A record at head is
 // freed by moving head past it, without its DONE store: nothing ever
 // reads a record behind head.
+//
+// Records claimed together under clock usually sit end to end, so one CAS
+// frees a whole run of them.
 func (r *ring) release(cs []claimed) {
 	i := 0
-	for i < len(cs) && atomic.CompareAndSwapUint64(r.head, cs[i].pos, cs[i].pos+cs[i].stride) {
-		i++
+	for i < len(cs) {
+		j := i + 1 // cs[i:j] is a run of adjacent records
+		for j < len(cs) && cs[j].pos == cs[j-1].pos+cs[j-1].stride {
+			j++
+		}
+		if !atomic.CompareAndSwapUint64(r.head, cs[i].pos, cs[j-1].pos+cs[j-1].stride) {
+			break
+		}
+		i = j
 	}
 	r.finish(cs[i:])
 	r.advanceHead(false) // past records other consumers finished meanwhile
@@ -697,14 +742,20 @@ func (r *ring) advanceHead(reap bool) bool {
 			switch sw & stMask {
 			case stDone, stLost, stPad:
 			case stClaimed:
-				if !reap || tagAlive(atomic.LoadUint64(&r.w[ix+recOwner])) ||
-					!atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stDone|sw&blobFlag) {
+				if !reap || tagAlive(atomic.LoadUint64(&r.w[ix+recOwner])) {
 					break scan
 				}
-				atomic.AddUint64(r.lostGets, 1)
+				// The claimer is dead, so nobody reads the item again:
+				// its blob goes first, then the record. A reaper killed
+				// in between leaves the record to the next one, which
+				// unlinks again (harmlessly): no blob is left behind.
 				if sw&blobFlag != 0 {
 					_ = shm.Unlink(r.blobName(end))
 				}
+				if !atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stDone|sw&blobFlag) {
+					break scan
+				}
+				atomic.AddUint64(r.lostGets, 1)
 				r.allDone.signal()
 			default:
 				break scan
@@ -731,7 +782,7 @@ func (r *ring) reap(ctx context.Context, dl int64) error {
 	if _, err := r.clock.lock(ctx, dl, r.tag); err != nil {
 		return err
 	}
-	r.claimLocked(nil, true)
+	r.claimLocked(nil, true, false)
 	r.clock.unlock()
 	if r.advanceHead(true) {
 		r.notFull.signal()
