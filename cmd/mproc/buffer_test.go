@@ -1,0 +1,27 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"sync"
+)
+
+// safeBuffer is a bytes.Buffer that a child's output copier and the test
+// may use at once.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

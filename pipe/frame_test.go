@@ -1,0 +1,431 @@
+//go:build linux
+
+package pipe_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mproc/mproc/pipe"
+)
+
+// forEach runs f for every transport under every receive strategy, in
+// every wait mode.
+func forEach(t *testing.T, f func(t *testing.T, tr transport, cfg *pipe.Config)) {
+	inModes(t, func(t *testing.T, _ waitMode) {
+		for _, tr := range transports() {
+			for name, cfg := range configs() {
+				t.Run(tr.name+"/"+name, func(t *testing.T) { f(t, tr, cfg) })
+			}
+		}
+	})
+}
+
+func shortHeader(n int32) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(n))
+}
+
+func longHeader(n uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{0xff, 0xff, 0xff, 0xff}, n)
+}
+
+// TestWireFormat checks the bytes SendBytes puts on the wire: a 4-byte
+// big-endian length and the payload, or -1 and an 8-byte length.
+func TestWireFormat(t *testing.T) {
+	r, w, err := pipe.Pipe(false)
+	must(t, err)
+	closeAll(t, r, w)
+	for _, n := range []int{0, 1, 255, 16384, 16385, 60000} {
+		p := pattern(n, byte(n))
+		done := make(chan error, 1)
+		go func() { done <- w.SendBytes(p) }()
+		expectBytes(t, rawRead(t, r, 4+n), append(shortHeader(int32(n)), p...))
+		must(t, <-done)
+	}
+	must(t, pipe.SendLongForm(w, []byte("LONG!")))
+	expectBytes(t, rawRead(t, r, 17), append(longHeader(5), "LONG!"...))
+	must(t, pipe.SendLongForm(w, nil))
+	expectBytes(t, rawRead(t, r, 12), longHeader(0))
+}
+
+// TestMessages sends messages of many sizes, including empty ones and ones
+// longer than the read-ahead buffer and than the first allocation step,
+// in both header forms, and receives them with RecvBytes and RecvBytesInto.
+func TestMessages(t *testing.T) {
+	sizes := []int{0, 1, 3, 4, 5, 12, 63, 64, 65, 511, 512, 513, 4096, 16383, 16384, 16385, 65536, 100000, 1<<20 + 1, 3<<20 + 17}
+	msgs := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		msgs[i] = pattern(n, byte(i))
+	}
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		r, w := tr.pair(t, cfg)
+		done := make(chan error, 1)
+		go func() {
+			for i := range sizes {
+				var err error
+				if i%3 == 2 {
+					err = pipe.SendLongForm(w, msgs[i])
+				} else {
+					err = w.SendBytes(msgs[i])
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		buf := make([]byte, 2<<20)
+		for i, n := range sizes {
+			if i%2 == 0 {
+				got, err := r.RecvBytes(0)
+				must(t, err)
+				expectBytes(t, got, msgs[i])
+				continue
+			}
+			k, err := r.RecvBytesInto(buf)
+			if n > len(buf) {
+				var e *pipe.BufferTooShortError
+				if !errors.As(err, &e) {
+					t.Fatalf("message of %d into %d bytes: got %v, want BufferTooShortError", n, len(buf), err)
+				}
+				expectErr(t, err, pipe.ErrBufferTooShort)
+				expectBytes(t, e.Message, msgs[i])
+				continue
+			}
+			must(t, err)
+			expectBytes(t, buf[:k], msgs[i])
+		}
+		must(t, <-done)
+		if ok, err := r.Poll(0); ok || err != nil {
+			t.Fatalf("Poll after the last message = %v, %v; want false", ok, err)
+		}
+	})
+}
+
+// TestTruncated cuts the stream at every kind of place: a clean boundary is
+// io.EOF, anything inside a message is io.ErrUnexpectedEOF. The peer hangs
+// up before the first receive, so the end of file is already pending when a
+// read returns the last bytes: in netpoll mode this is the case where
+// waiting for a netpoller event after a short read would wait forever.
+func TestTruncated(t *testing.T) {
+	cases := []struct {
+		name  string
+		wire  []byte
+		msgs  int // complete messages before the end
+		clean bool
+	}{
+		{"nothing", nil, 0, true},
+		{"after a message", append(shortHeader(3), "abc"...), 1, true},
+		{"after an empty message", shortHeader(0), 1, true},
+		{"inside header", []byte{0, 0}, 0, false},
+		{"after header", shortHeader(5), 0, false},
+		{"inside payload", append(shortHeader(5), "ab"...), 0, false},
+		{"inside long header", []byte{0xff, 0xff, 0xff, 0xff, 0, 0}, 0, false},
+		{"after long header", longHeader(7), 0, false},
+		{"inside long payload", append(longHeader(7), "xyz"...), 0, false},
+		{"message then partial header", append(append(shortHeader(1), 'x'), 0, 0, 0), 1, false},
+	}
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		for _, tc := range cases {
+			r, w := tr.pair(t, cfg)
+			// A receive that misses the end of file fails here rather
+			// than hanging (the netpoller reports only new events).
+			must(t, r.SetReadDeadline(time.Now().Add(10*time.Second)))
+			write, hangUp := rawWriter(t, w)
+			if len(tc.wire) > 0 {
+				write(tc.wire)
+			}
+			hangUp()
+			for range tc.msgs {
+				if _, err := r.RecvBytes(0); err != nil {
+					t.Fatalf("%s: complete message: %v", tc.name, err)
+				}
+			}
+			for range 2 { // the error repeats
+				_, err := r.RecvBytes(0)
+				if tc.clean {
+					if err != io.EOF {
+						t.Fatalf("%s: got %v, want io.EOF", tc.name, err)
+					}
+				} else {
+					expectErr(t, err, io.ErrUnexpectedEOF)
+				}
+			}
+		}
+	})
+}
+
+// TestBadLength rejects negative lengths other than -1; the connection
+// cannot receive afterwards.
+func TestBadLength(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		for _, n := range []int32{-2, -100, math.MinInt32} {
+			r, w := tr.pair(t, cfg)
+			write, _ := rawWriter(t, w)
+			write(append(shortHeader(n), "payload"...))
+			_, err := r.RecvBytes(0)
+			expectErr(t, err, pipe.ErrBadLength)
+			write(append(shortHeader(1), 'x'))
+			_, err = r.RecvBytes(0)
+			expectErr(t, err, pipe.ErrBadLength)
+		}
+	})
+}
+
+// TestTooLarge refuses messages over the maximum without reading them, as
+// Python does: a duplex connection becomes write-only, a one-way reader is
+// closed.
+func TestTooLarge(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		cases := []struct {
+			name   string
+			header []byte
+			max    int
+		}{
+			{"over RecvBytes max", shortHeader(11), 10},
+			{"over config max", shortHeader(math.MaxInt32), 0},
+			{"long form over max", longHeader(1 << 40), 0},
+			{"long form over MaxInt64", longHeader(math.MaxUint64), 0},
+			{"long form MaxInt64", longHeader(math.MaxInt64), 0},
+		}
+		for _, tc := range cases {
+			r, w := tr.pair(t, cfg)
+			write, _ := rawWriter(t, w)
+			write(append(tc.header, "0123456789x"...))
+			_, err := r.RecvBytes(tc.max)
+			expectErr(t, err, pipe.ErrMessageTooLarge)
+			if r.Readable() {
+				t.Fatalf("%s: still readable after a refused message", tc.name)
+			}
+			_, err = r.RecvBytes(0)
+			if tr.duplex {
+				expectErr(t, err, pipe.ErrNotReadable)
+				// The send side still works.
+				must(t, r.SendBytes([]byte("still here")))
+				got, err := w.RecvBytes(0)
+				must(t, err)
+				expectBytes(t, got, []byte("still here"))
+			} else {
+				expectErr(t, err, pipe.ErrClosed)
+				if !r.Closed() {
+					t.Fatalf("%s: one-way reader not closed", tc.name)
+				}
+			}
+		}
+		// A message of exactly the maximum is accepted.
+		r, w := tr.pair(t, cfg)
+		must(t, w.SendBytes([]byte("0123456789")))
+		got, err := r.RecvBytes(10)
+		must(t, err)
+		expectBytes(t, got, []byte("0123456789"))
+	})
+}
+
+// TestNoUnboundedAllocation announces huge messages under a maximum raised
+// high, sends a few bytes and hangs up: the receiver must fail without
+// allocating anything near the announced size.
+func TestNoUnboundedAllocation(t *testing.T) {
+	cfg := pipe.DefaultConfig()
+	cfg.MaxMessageSize = 1 << 40
+	for _, tr := range transports() {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, into := range []bool{false, true} {
+				r, w := tr.pair(t, cfg)
+				write, hangUp := rawWriter(t, w)
+				write(append(longHeader(1<<39), "only a few bytes"...))
+				hangUp()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				var err error
+				if into {
+					_, err = r.RecvBytesInto(make([]byte, 10))
+				} else {
+					_, err = r.RecvBytes(0)
+				}
+				runtime.ReadMemStats(&after)
+				expectErr(t, err, io.ErrUnexpectedEOF)
+				if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
+					t.Fatalf("allocated %d bytes for a message that never came", got)
+				}
+			}
+		})
+	}
+}
+
+// TestBufferTooShort: the whole message comes back in the error and the
+// connection stays in step.
+func TestBufferTooShort(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		r, w := tr.pair(t, cfg)
+		must(t, w.SendBytes([]byte("0123456789")))
+		must(t, w.SendBytes([]byte("next")))
+		must(t, w.SendBytes(nil))
+		buf := make([]byte, 9)
+		_, err := r.RecvBytesInto(buf)
+		var e *pipe.BufferTooShortError
+		if !errors.As(err, &e) {
+			t.Fatalf("got %v, want *BufferTooShortError", err)
+		}
+		expectBytes(t, e.Message, []byte("0123456789"))
+		if e.BufLen != 9 {
+			t.Fatalf("BufLen = %d", e.BufLen)
+		}
+		n, err := r.RecvBytesInto(buf)
+		must(t, err)
+		expectBytes(t, buf[:n], []byte("next"))
+		n, err = r.RecvBytesInto(nil) // empty message into an empty buffer
+		must(t, err)
+		if n != 0 {
+			t.Fatalf("empty message: n = %d", n)
+		}
+	})
+}
+
+// TestRanges checks argument validation: nothing is sent or consumed.
+func TestRanges(t *testing.T) {
+	a, b, err := pipe.Pipe(true)
+	must(t, err)
+	closeAll(t, a, b)
+	data := []byte("0123456789")
+	for _, bad := range [][2]int{{-1, 0}, {0, -1}, {11, 0}, {5, 6}, {math.MaxInt, 1}, {1, math.MaxInt}} {
+		expectErr(t, a.SendBytesRange(data, bad[0], bad[1]), pipe.ErrRange)
+	}
+	if ok, _ := b.Poll(0); ok {
+		t.Fatal("a refused send put bytes on the wire")
+	}
+	must(t, a.SendBytesRange(data, 3, 4))
+	must(t, a.SendBytesRange(data, 10, 0))
+	_, err = b.RecvBytes(-1)
+	expectErr(t, err, pipe.ErrRange)
+	got, err := b.RecvBytes(0)
+	must(t, err)
+	expectBytes(t, got, []byte("3456"))
+	got, err = b.RecvBytes(0)
+	must(t, err)
+	expectBytes(t, got, nil)
+}
+
+// TestConcurrentSenders: messages from many goroutines arrive whole.
+func TestConcurrentSenders(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		r, w := tr.pair(t, cfg)
+		const senders, each = 4, 80
+		var wg sync.WaitGroup
+		for g := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					n := 2 + (i*977+g*31)%9000
+					p := pattern(n, byte(g))
+					p[0], p[1] = byte(g), byte(i)
+					if err := w.SendBytes(p); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		next := make([]int, senders)
+		for range senders * each {
+			m, err := r.RecvBytes(0)
+			must(t, err)
+			g, i := int(m[0]), int(m[1])
+			if g >= senders || i != next[g]%256 {
+				t.Fatalf("message from sender %d numbered %d, want %d", g, i, next[g])
+			}
+			want := pattern(2+(next[g]*977+g*31)%9000, byte(g))
+			want[0], want[1] = byte(g), byte(i)
+			expectBytes(t, m, want)
+			next[g]++
+		}
+		wg.Wait()
+	})
+}
+
+// TestReadAheadAndFile: with read-ahead, File refuses to hand over a
+// descriptor while bytes are buffered; without, two connections on one
+// descriptor can take turns receiving, as Python's Queue readers do.
+func TestReadAheadAndFile(t *testing.T) {
+	r, w, err := pipe.Pipe(false)
+	must(t, err)
+	closeAll(t, r, w)
+	for i := range 3 {
+		must(t, w.SendBytes([]byte{byte(i)}))
+	}
+	if _, err := r.RecvBytes(0); err != nil {
+		t.Fatal(err)
+	}
+	if pipe.Buffered(r) == 0 {
+		t.Fatal("read-ahead buffered nothing")
+	}
+	_, err = r.File()
+	expectErr(t, err, pipe.ErrBuffered)
+
+	exact := pipe.DefaultConfig()
+	exact.ReadBufferSize = 0
+	r1, w, err := exact.Pipe(false)
+	must(t, err)
+	closeAll(t, r1, w)
+	f, err := r1.File()
+	must(t, err)
+	r2, err := exact.FromFile(f)
+	must(t, err)
+	f.Close()
+	closeAll(t, r2)
+	for i := range 10 {
+		must(t, w.SendBytes(pattern(100+i, byte(i))))
+	}
+	for i := range 10 {
+		c := r1
+		if i%2 == 1 {
+			c = r2
+		}
+		got, err := c.RecvBytes(0)
+		must(t, err)
+		expectBytes(t, got, pattern(100+i, byte(i)))
+		if pipe.Buffered(c) != 0 {
+			t.Fatal("exact reads buffered bytes")
+		}
+	}
+}
+
+// TestReadDeadlineInsideMessage: a deadline inside a header keeps the
+// stream in step (the partial header stays buffered); a deadline inside a
+// payload breaks the receive side for good.
+func TestReadDeadlineInsideMessage(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		r, w := tr.pair(t, cfg)
+		write, _ := rawWriter(t, w)
+		write([]byte{0, 0})
+		must(t, r.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+		_, err := r.RecvBytes(0)
+		expectErr(t, err, os.ErrDeadlineExceeded)
+		write([]byte{0, 3, 'a', 'b', 'c'})
+		must(t, r.SetReadDeadline(time.Time{}))
+		got, err := r.RecvBytes(0)
+		must(t, err)
+		expectBytes(t, got, []byte("abc"))
+
+		write(append(shortHeader(100), "only ten b"...))
+		must(t, r.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+		_, err = r.RecvBytes(0)
+		expectErr(t, err, os.ErrDeadlineExceeded)
+		// Nothing is pending, but a receive would return at once.
+		if ok, err := r.Poll(0); !ok || err != nil {
+			t.Fatalf("Poll on a broken connection = %v, %v", ok, err)
+		}
+		write(pattern(90, 0))
+		must(t, r.SetReadDeadline(time.Time{}))
+		_, err = r.RecvBytes(0)
+		expectErr(t, err, os.ErrDeadlineExceeded) // sticky
+	})
+}
