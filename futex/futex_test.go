@@ -15,6 +15,7 @@ import (
 	"github.com/mproc/mproc/shm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -203,4 +204,18 @@ func TestWaitContext(t *testing.T) {
 	}
 	assert.Equal(t, context.Canceled, futex.WaitContext(ctx, &word, 0))
 	assert.Equal(t, futex.ErrValueChanged, futex.WaitContext(context.Background(), &word, 1))
+}
+
+// Now reads the same clock as clock_gettime(CLOCK_MONOTONIC), the clock
+// the kernel measures absolute futex deadlines on.
+func TestNowIsClockMonotonic(t *testing.T) {
+	for range 100 {
+		var ts unix.Timespec
+		a := futex.Now()
+		require.NoError(t, unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts))
+		b := futex.Now()
+		k := ts.Nano()
+		require.LessOrEqual(t, a, k, "Now before the system call")
+		require.LessOrEqual(t, k, b, "Now after the system call")
+	}
 }
