@@ -188,8 +188,19 @@ func (l *RLock) acquire(ctx context.Context, block bool) error {
 // take records the calling goroutine as the holder, after the state word
 // was acquired: holder before hold (see the layout).
 func (l *RLock) take(depth uint32) {
-	atomic.StoreUint64(l.holder, shm.Goroutine())
-	atomic.StoreUint64(l.hold, uint64(selfPid)<<holdPidShift|uint64(depth))
+	h := uint64(selfPid)<<holdPidShift | uint64(depth)
+	if g := shm.Goroutine(); atomic.LoadUint64(l.holder) != g {
+		// A new holder token, then hold, both with ordered stores: a
+		// reader that sees hold name its process sees this token.
+		atomic.StoreUint64(l.holder, g)
+		atomic.StoreUint64(l.hold, h)
+	} else {
+		// The same goroutine again (releases leave the token): holder is
+		// already right and was published before the previous release,
+		// which the state CAS just ordered before this point, so a plain
+		// store of hold suffices (one fenced store saved).
+		*l.hold = h
+	}
 	if shm.RaceEnabled {
 		shm.RaceAcquire(l.obj.race)
 	}
@@ -224,7 +235,12 @@ func (l *RLock) Release() error {
 
 // drop releases the state word entirely; the caller is the holder.
 func (l *RLock) drop() {
-	atomic.StoreUint64(l.hold, 0)
+	// A plain store: the unlock below is an atomic swap, a full barrier on
+	// amd64 and a release on arm64, so no reader sees the lock free with
+	// hold still set; and while hold changes from this holder's value to 0
+	// no other goroutine can read it as naming itself. It saves a fenced
+	// store (~6 ns) on every release.
+	*l.hold = 0
 	if shm.RaceEnabled {
 		shm.RaceReleaseMerge(l.obj.race)
 	}
