@@ -74,6 +74,7 @@ type BufferTooShortError struct {
 	BufLen  int    // length of the buffer that was too short
 }
 
+// Error says how long the message and the buffer were.
 func (e *BufferTooShortError) Error() string {
 	return fmt.Sprintf("pipe: buffer too short: message of %d bytes, buffer of %d", len(e.Message), e.BufLen)
 }

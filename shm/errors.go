@@ -57,6 +57,7 @@ type Error struct {
 	Err  error  // one of the sentinels above, possibly wrapping an OS error
 }
 
+// Error returns "shm: OP NAME: cause".
 func (e *Error) Error() string {
 	return "shm: " + e.Op + " " + e.Name + ": " + e.Err.Error()
 }
