@@ -254,7 +254,9 @@ func (r *ring) repairProducer() {
 // stores their positions in pos. It runs under plock. It stores lastRec
 // once for the batch; each record's header is complete (state RESERVED
 // with its tag, this process's owner tag) before the one store of tail
-// that commits the lot; putCount follows.
+// that commits the lot; putCount follows. These stores are storeRel
+// (release, a plain MOV on amd64): their order is all a consumer or a
+// repair relies on, and the unlock that follows is a full barrier.
 func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	tw := atomic.LoadUint64(r.tail)
 	if tw&closedBit != 0 {
@@ -306,28 +308,28 @@ func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	// Then write them: lastRec first (the newest record, for a repair),
 	// each header complete before the one store of tail that commits the
 	// lot, putCount last.
-	atomic.StoreUint64(r.lastRec, pos[k-1])
+	storeRel(r.lastRec, pos[k-1])
 	t, put = tw, put-uint64(k)
 	for i, p := range pos[:k] {
 		if p != t {
 			ix := r.index(t)
-			atomic.StoreUint64(&r.w[ix+recOwner], 0)
-			atomic.StoreUint64(&r.w[ix+recSize], p-t)
-			atomic.StoreUint64(&r.w[ix+recSeq], put)
-			atomic.StoreUint64(&r.w[ix+recState], r.tagOf(t)|stPad)
+			storeRel(&r.w[ix+recOwner], 0)
+			storeRel(&r.w[ix+recSize], p-t)
+			storeRel(&r.w[ix+recSeq], put)
+			storeRel(&r.w[ix+recState], r.tagOf(t)|stPad)
 		}
 		s := specs[i]
 		stride := s.stride()
 		ix := r.index(p)
-		atomic.StoreUint64(&r.w[ix+recOwner], r.tag)
-		atomic.StoreUint64(&r.w[ix+recSize], stride|s.length<<32)
-		atomic.StoreUint64(&r.w[ix+recSeq], put)
-		atomic.StoreUint64(&r.w[ix+recState], r.tagOf(p)|stReserved|s.flags)
+		storeRel(&r.w[ix+recOwner], r.tag)
+		storeRel(&r.w[ix+recSize], stride|s.length<<32)
+		storeRel(&r.w[ix+recSeq], put)
+		storeRel(&r.w[ix+recState], r.tagOf(p)|stReserved|s.flags)
 		t = p + stride
 		put++
 	}
-	atomic.StoreUint64(r.tail, t) // the commit
-	atomic.StoreUint64(r.putCount, put)
+	storeRel(r.tail, t) // the commit
+	storeRel(r.putCount, put)
 	return k, st
 }
 
@@ -465,6 +467,9 @@ type claimed struct {
 // RESERVED and PAD are written before the commit, so skipping a PAD or
 // declaring a reservation lost first checks tail, and then re-reads the
 // header, which is final once committed.
+//
+// Its stores (the claimer's tag before the claim CAS, getWord, readPos)
+// are storeRel: the CAS and the unlock that follow are full barriers.
 func (r *ring) claimLocked(out []claimed, reap, quick bool) (int, status) {
 	rp := atomic.LoadUint64(r.readPos)
 	rp0 := rp
@@ -532,7 +537,7 @@ loop:
 			if k == len(out) {
 				break loop
 			}
-			atomic.StoreUint64(&r.w[ix+recOwner], r.tag)
+			storeRel(&r.w[ix+recOwner], r.tag)
 			if !atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stClaimed|sw&blobFlag) {
 				st = statusCorrupt // nobody else may touch it under clock
 				break loop
@@ -594,10 +599,10 @@ loop:
 		known = false
 	}
 	if gw != gw0 {
-		atomic.StoreUint64(r.getWord, gw)
+		storeRel(r.getWord, gw)
 	}
 	if rp != rp0 {
-		atomic.StoreUint64(r.readPos, rp)
+		storeRel(r.readPos, rp)
 	}
 	return k, st
 }
