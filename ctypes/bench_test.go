@@ -278,13 +278,15 @@ func BenchmarkRawArrayFillSum(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer took.Close()
-	var fillTime, sumTime time.Duration
+	var createTime, fillTime, sumTime time.Duration
 	for i := 0; b.Loop(); i++ {
 		name := segName(b, fmt.Sprint(i))
+		tc := time.Now()
 		arr, err := ctypes.NewRawArray[float64](name, n, &ctypes.Options{Populate: true})
 		if err != nil {
 			b.Fatal(err)
 		}
+		createTime += time.Since(tc)
 		p, err := process.Start("ctypes-bench-fill", &process.Options{Args: []any{arr.Handle(), took.Handle()}, Daemon: true})
 		if err != nil {
 			b.Fatal(err)
@@ -305,6 +307,7 @@ func BenchmarkRawArrayFillSum(b *testing.B) {
 		arr.Close()
 		arr.Unlink()
 	}
+	b.ReportMetric(createTime.Seconds()*1000/float64(b.N), "create-ms")
 	b.ReportMetric(fillTime.Seconds()*1000/float64(b.N), "fill-ms")
 	b.ReportMetric(sumTime.Seconds()*1000/float64(b.N), "sum-ms")
 }

@@ -4,15 +4,8 @@ package ctypes
 
 import (
 	"fmt"
-	"os"
-	"sync/atomic"
 
 	"github.com/mproc/mproc/shm"
-)
-
-var (
-	pageSize     = os.Getpagesize()
-	populateSink atomic.Uint32 // keeps Populate's loads
 )
 
 // RawArray is a fixed-length array of T in shared memory, without a lock:
@@ -140,20 +133,15 @@ func (a *RawArray[T]) Slice() []T {
 	return a.s
 }
 
-// Populate reads one byte of every page of the array, so that this
-// process's later accesses do not take a page fault each: the opener's
-// counterpart of Options.Populate, worth it before a process writes or
-// reads a large array it has just opened (a first touch of a page of a
-// fresh mapping costs several microseconds; reads fault in up to 16 pages
-// at once, and a shared-memory page mapped by a read is writable).
+// Populate pre-faults every page of the array for writing in this
+// process (shm.Region.Populate), so that its later accesses do not take a
+// page fault each: the opener's counterpart of Options.Populate, worth it
+// before a process writes or reads a large array it has just opened (a
+// first touch of a page of a fresh mapping costs several microseconds).
+// It changes no element, even while other processes use the array.
 func (a *RawArray[T]) Populate() {
 	a.obj.live("RawArray")
-	b := a.obj.data
-	var sum byte
-	for i := 0; i < len(b); i += pageSize {
-		sum += b[i]
-	}
-	populateSink.Add(uint32(sum))
+	_ = a.obj.region.Populate()
 }
 
 // ToSlice returns a copy of the elements (Python's arr[:]).
