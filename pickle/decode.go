@@ -1353,13 +1353,19 @@ func (m *machine) deepen(depth *int32, d int32) error {
 }
 
 func (m *machine) appendList(l *List, items []slot) error {
-	if err := m.checkLen(len(l.Items) + len(items)); err != nil {
+	return m.appendItems(&l.Items, &l.depth, items)
+}
+
+// appendItems appends items to *dst (a list's items, or an object's
+// list items), checking the length limit and raising *depth.
+func (m *machine) appendItems(dst *[]any, depth *int32, items []slot) error {
+	if err := m.checkLen(len(*dst) + len(items)); err != nil {
 		return err
 	}
-	l.Items = slices.Grow(l.Items, len(items))
+	*dst = slices.Grow(*dst, len(items))
 	for _, s := range items {
-		l.Items = append(l.Items, s.v)
-		if err := m.deepen(&l.depth, s.depth()); err != nil {
+		*dst = append(*dst, s.v)
+		if err := m.deepen(depth, s.depth()); err != nil {
 			return err
 		}
 	}
@@ -1375,16 +1381,7 @@ func (m *machine) appendTo(items []slot) error {
 	case *List:
 		return m.appendList(x, items)
 	case *Object:
-		if err := m.checkLen(len(x.ListItems) + len(items)); err != nil {
-			return err
-		}
-		for _, s := range items {
-			x.ListItems = append(x.ListItems, s.v)
-			if err := m.deepen(&x.depth, s.depth()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return m.appendItems(&x.ListItems, &x.depth, items)
 	}
 	return m.fail(ErrInvalid, "APPEND to %s, not a list", TypeName(t.v))
 }

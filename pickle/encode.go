@@ -178,6 +178,12 @@ type encoder struct {
 	frameStart int // offset of the open FRAME header, -1 if none
 }
 
+// saveNone writes None (for nil pointers, maps, slices and interfaces).
+func (e *encoder) saveNone() error {
+	e.buf = append(e.buf, opNone)
+	return nil
+}
+
 func (e *encoder) fail(v any, sentinel error, format string, args ...any) error {
 	return &EncodeError{Type: fmt.Sprintf("%T", v), Msg: fmt.Sprintf(format, args...), Err: sentinel}
 }
@@ -368,28 +374,24 @@ func (e *encoder) save(v any) error {
 		return e.saveByteArray(x)
 	case *big.Int:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveBig(x)
 	case Tuple:
 		return e.saveTuple(x)
 	case *List:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveList(x)
 	case *Dict:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveDict(x)
 	case *Set:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveSet(x)
 	case FrozenSet:
@@ -398,14 +400,12 @@ func (e *encoder) save(v any) error {
 		return e.saveGlobal(x)
 	case *Object:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveObject(x)
 	case []any:
 		if x == nil {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveReflect(reflect.ValueOf(x))
 	case Marshaler:

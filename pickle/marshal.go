@@ -52,8 +52,7 @@ var bigIntType = reflect.TypeFor[big.Int]()
 
 func (e *encoder) saveReflect(rv reflect.Value) error {
 	if !rv.IsValid() {
-		e.buf = append(e.buf, opNone)
-		return nil
+		return e.saveNone()
 	}
 	switch rv.Kind() {
 	case reflect.Bool:
@@ -70,8 +69,7 @@ func (e *encoder) saveReflect(rv reflect.Value) error {
 		return e.saveStr(rv.String())
 	case reflect.Slice:
 		if rv.IsNil() {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
 			return e.saveBytes(rv.Bytes())
@@ -86,8 +84,7 @@ func (e *encoder) saveReflect(rv reflect.Value) error {
 		return e.saveArray(rv)
 	case reflect.Map:
 		if rv.IsNil() {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.saveMap(rv)
 	case reflect.Struct:
@@ -104,14 +101,12 @@ func (e *encoder) saveReflect(rv reflect.Value) error {
 		return e.saveStruct(rv, nil)
 	case reflect.Pointer:
 		if rv.IsNil() {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.savePointer(rv)
 	case reflect.Interface:
 		if rv.IsNil() {
-			e.buf = append(e.buf, opNone)
-			return nil
+			return e.saveNone()
 		}
 		return e.save(rv.Elem().Interface())
 	default:
