@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mproc/mproc/ctypes"
+	"github.com/mproc/mproc/semaphore"
 	"github.com/mproc/mproc/shm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,7 +47,7 @@ func TestInspectValue(t *testing.T) {
 	assert.Equal(t, "f8", st.Layout)
 	assert.Equal(t, 8, st.ElemSize)
 	assert.Equal(t, 1, st.Len)
-	assert.Equal(t, name+".lock@0/rlock/v1", st.Lock)
+	assert.Equal(t, fmt.Sprintf("%s.lock@0/rlock/v%d", name, semaphore.LayoutVersion(shm.KindRLock)), st.Lock)
 	assert.True(t, st.OwnsLock)
 	assert.False(t, st.Suspect)
 	assert.Equal(t, []any{3.5}, st.Elements)

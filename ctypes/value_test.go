@@ -24,7 +24,7 @@ func TestValueDefaultRLock(t *testing.T) {
 
 	l, ok := v.GetLock().(*semaphore.RLock)
 	require.True(t, ok, "default lock is an RLock, got %T", v.GetLock())
-	assert.Equal(t, shm.Handle{Segment: name + ".lock", Kind: shm.KindRLock, Version: 1}, l.Handle())
+	assert.Equal(t, shm.Handle{Segment: name + ".lock", Kind: shm.KindRLock, Version: semaphore.LayoutVersion(shm.KindRLock)}, l.Handle())
 
 	x, err := v.Get()
 	require.NoError(t, err)

@@ -69,7 +69,7 @@ func TestWrongKind(t *testing.T) {
 	_, err = semaphore.AttachLock(e.Handle())
 	assert.ErrorIs(t, err, shm.ErrKind)
 	h := e.Handle()
-	h.Kind = shm.KindLock
+	h.Kind, h.Version = shm.KindLock, semaphore.LayoutVersion(shm.KindLock)
 	_, err = semaphore.AttachLock(h)
 	assert.ErrorIs(t, err, shm.ErrKind)
 }
@@ -86,7 +86,7 @@ func TestWrongVersion(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	h := l.Handle()
-	h.Version = 2
+	h.Version = semaphore.LayoutVersion(shm.KindLock) + 1
 	_, err = semaphore.AttachLock(h)
 	assert.ErrorIs(t, err, shm.ErrVersion)
 }
@@ -95,7 +95,7 @@ func TestTruncated(t *testing.T) {
 	// A segment whose payload is too small for the layout.
 	for _, o := range openers {
 		name := segName(t, o.kind.String())
-		r, err := shm.CreateObject(name, o.kind, 1, 8, nil)
+		r, err := shm.CreateObject(name, o.kind, semaphore.LayoutVersion(o.kind), 8, nil)
 		require.NoError(t, err)
 		r.Close()
 		assert.ErrorIs(t, o.open(name), shm.ErrShort, "%v in 8 bytes", o.kind)

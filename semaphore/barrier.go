@@ -10,11 +10,13 @@ import (
 	"github.com/mproc/mproc/shm"
 )
 
-// Barrier layout, version 1: three cache lines, then one word per party.
+// Barrier layout, version 2: three cache lines, then one word per party.
 //
 //	offset size word      written by / states
 //	     0    4 lock      the internal lock word (see mutex.go); every other
-//	                      mutable word but sleepers is written under it
+//	                      mutable word but the two sleepers is written under
+//	                      it
+//	     4    4 lsleepers the internal lock's sleepers word (see mutex.go)
 //	     8    8 owner     the internal lock's owner word
 //	    64    4 phase     generation<<1 | broken; the futex word waiters
 //	                      sleep on. Release of generation g: g<<1 →
@@ -58,16 +60,17 @@ import (
 // breaks then too. A party that dies before it arrives cannot be told from
 // a slow one: only a timeout breaks the barrier then.
 const (
-	barrierVersion  = 1
-	barrierLock     = 0
-	barrierOwner    = 8
-	barrierPhase    = 64
-	barrierCount    = 68
-	barrierOutcomes = 72
-	barrierParties  = 80
-	barrierTimeout  = 88
-	barrierSleepers = 128
-	barrierArrived  = 192
+	barrierVersion   = 2
+	barrierLock      = 0
+	barrierLSleepers = 4
+	barrierOwner     = 8
+	barrierPhase     = 64
+	barrierCount     = 68
+	barrierOutcomes  = 72
+	barrierParties   = 80
+	barrierTimeout   = 88
+	barrierSleepers  = 128
+	barrierArrived   = 192
 
 	phaseBroken = 1
 
@@ -214,7 +217,7 @@ func newBarrier(r *shm.Region, o *options) (*Barrier, error) {
 	if o.set&optTimeout != 0 {
 		br.timeout = max(o.timeout, 0)
 	}
-	br.m.init(shm.Uint32(b, barrierLock), shm.Uint64(b, barrierOwner))
+	br.m.init(shm.Uint32(b, barrierLock), shm.Uint32(b, barrierLSleepers), shm.Uint64(b, barrierOwner))
 	br.obj.init(r)
 	return br, nil
 }

@@ -22,6 +22,14 @@ func SetSpin(lo, hi time.Duration) func() {
 	}
 }
 
+// MutexSleeps returns how many lock waits of this process reached their
+// sleep phase.
+func MutexSleeps() int64 { return mutexSleeps.Load() }
+
+// PlainRelease reports whether this process releases lock words with a
+// plain store (see release.go).
+func PlainRelease() bool { return plainRelease }
+
 // SetCheckInterval sets the period of the dead-process checks.
 func SetCheckInterval(d time.Duration) { checkInterval.Store(int64(d)) }
 

@@ -40,9 +40,8 @@ type LockState struct {
 	Locked bool
 	// Holder is the process holding the lock (zero while unlocked).
 	Holder Process
-	// Waiters reports that a waiter may be asleep on the lock: the layout
-	// keeps one bit, not a count, and a waiter that gave up may leave it
-	// set until the next release.
+	// Waiters reports that a waiter is in its sleep phase on the lock
+	// (the layout counts them; spinning waiters are not counted).
 	Waiters bool
 	// OwnerDied reports that this holding began by taking the lock over
 	// from a holder whose process had died.
@@ -146,10 +145,10 @@ func Inspect(r *shm.Region) (State, error) {
 	var err error
 	switch h.Kind {
 	case shm.KindLock:
-		ls := inspectMutex(b, lockState, lockOwner)
+		ls := inspectMutex(b, lockState, lockSleepers, lockOwner)
 		st.Lock = &ls
 	case shm.KindRLock:
-		ls := inspectMutex(b, rlockState, rlockOwner)
+		ls := inspectMutex(b, rlockState, rlockSleepers, rlockOwner)
 		if hold := atomic.LoadUint64(shm.Uint64(b, rlockHold)); hold != 0 {
 			ls.Depth = uint32(hold)
 			ls.Goroutine = atomic.LoadUint64(shm.Uint64(b, rlockHolder))
@@ -179,13 +178,14 @@ func Inspect(r *shm.Region) (State, error) {
 	return st, nil
 }
 
-// inspectMutex decodes a lock word and its owner word (see mutex.go).
-func inspectMutex(b []byte, stateOff, ownerOff int) LockState {
+// inspectMutex decodes a lock word, its sleepers word and its owner word
+// (see mutex.go).
+func inspectMutex(b []byte, stateOff, sleepersOff, ownerOff int) LockState {
 	s := atomic.LoadUint32(shm.Uint32(b, stateOff))
 	owner := identOf(atomic.LoadUint64(shm.Uint64(b, ownerOff)))
 	ls := LockState{
 		Locked:    s != 0,
-		Waiters:   s&mWaiters != 0,
+		Waiters:   atomic.LoadUint32(shm.Uint32(b, sleepersOff)) != 0,
 		OwnerDied: s != 0 && s&mDied != 0,
 	}
 	if owner.Pid != 0 {
@@ -266,7 +266,7 @@ func inspectBarrier(b []byte) (*BarrierState, error) {
 		Broken:     phase&phaseBroken != 0,
 		Timeout:    time.Duration(timeout),
 		Sleepers:   atomic.LoadUint32(shm.Uint32(b, barrierSleepers)),
-		Lock:       inspectMutex(b, barrierLock, barrierOwner),
+		Lock:       inspectMutex(b, barrierLock, barrierLSleepers, barrierOwner),
 	}
 	arrived := shm.Slice[uint64](b, barrierArrived, int(parties))
 	for i := range bs.Waiting {

@@ -321,5 +321,5 @@ func ExampleInspect() {
 	fmt.Println("layout version", semaphore.LayoutVersion(shm.KindLock))
 	// Output:
 	// lock true true true
-	// layout version 1
+	// layout version 2
 }

@@ -8,25 +8,30 @@ import (
 	"github.com/mproc/mproc/shm"
 )
 
-// Lock layout, version 1: one 64-byte cache line.
+// Lock layout, version 2: one 64-byte cache line.
 //
-//	offset size word   written by / states
-//	     0    4 state  the lock word (see mutex.go): 0 unlocked, or the
-//	                   holder's pid<<2 with the mWaiters and mDied bits;
-//	                   CAS by acquirers and waiters, swapped to 0 by the
-//	                   release, which any process may do
-//	     8    8 owner  identity word (pid<<40|start) of the process that
-//	                   acquired last; written by that process right after
-//	                   its CAS, read by waiters checking for a dead owner
+//	offset size word     written by / states
+//	     0    4 state    the lock word (see mutex.go): 0 unlocked, or the
+//	                     holder's pid<<2 with the mDied bit; CAS by
+//	                     acquirers, stored 0 by the release, which any
+//	                     process may do
+//	     4    4 sleepers waiters in their sleep phase (see mutex.go);
+//	                     added to and subtracted from by the waiters, read
+//	                     by the release
+//	     8    8 owner    identity word (pid<<40|start) of the process that
+//	                     acquired last; written by that process right after
+//	                     its CAS, read by waiters checking for a dead owner
 //	    16   48 (zero, reserved)
 //
 // The holder's only writes are on this line, which its CAS has just made
-// its own; waiters write the line only to set mWaiters before they sleep.
+// its own; waiters write the line only to count themselves in sleepers.
+// Version 1 kept a waiters bit in state and released with a swap.
 const (
-	lockVersion = 1
-	lockState   = 0
-	lockOwner   = 8
-	lockSize    = 64
+	lockVersion  = 2
+	lockState    = 0
+	lockSleepers = 4
+	lockOwner    = 8
+	lockSize     = 64
 )
 
 var lockSpec = spec{shm.KindLock, lockVersion, lockSize}
@@ -51,8 +56,9 @@ type Lock struct {
 	m    mutex
 	obj  object
 	tomb struct { // the words m points at after Close
-		state uint32
-		owner uint64
+		state    uint32
+		sleepers uint32
+		owner    uint64
 	}
 }
 
@@ -103,7 +109,7 @@ func newLock(r *shm.Region) *Lock {
 	l := &Lock{}
 	l.obj.init(r)
 	b := r.Bytes()
-	l.m.init(shm.Uint32(b, lockState), shm.Uint64(b, lockOwner))
+	l.m.init(shm.Uint32(b, lockState), shm.Uint32(b, lockSleepers), shm.Uint64(b, lockOwner))
 	return l
 }
 
@@ -180,56 +186,58 @@ func (l *Lock) LockContext(ctx context.Context) error {
 // Unlock releases the lock, waking one waiter if any sleeps. Any goroutine
 // of any process may unlock it. Unlocking an unlocked Lock panics, as it
 // does for sync.Mutex; use Release to get an error instead.
+//
+// Unlock is a load, a store and a load, with no atomic read-modify-write
+// (see release.go), so two Unlocks racing for one Lock may both pass its
+// check; Release, one atomic swap, reports all but one of them.
 func (l *Lock) Unlock() {
+	// The addresses are read before the release: after it, the lock may be
+	// another goroutine's (see the package documentation on Close).
+	st, sl := l.m.state, l.m.sleepers
 	if shm.RaceEnabled {
-		l.unlockRace()
-		return
+		shm.RaceReleaseMerge(l.obj.race)
 	}
-	if old := atomic.SwapUint32(l.m.state, 0); old == 0 || old&mWaiters != 0 {
-		l.unlockSlow(old)
+	old := atomic.LoadUint32(st)
+	if old != 0 {
+		releaseWord(st)
+		if atomic.LoadUint32(sl) == 0 {
+			return
+		}
 	}
+	l.unlockSlow(st, old)
 }
 
-// unlockRace is Unlock with the race detector's release. It reads the
-// word's address before the release: after it, another goroutine may lock,
-// unlock and Close, which repoints the address (a race, for the detector).
-func (l *Lock) unlockRace() {
-	st := l.m.state
-	shm.RaceReleaseMerge(l.obj.race)
-	if old := atomic.SwapUint32(st, 0); old == 0 || old&mWaiters != 0 {
-		l.unlockSlow(old)
-	}
-}
-
-// unlockSlow finishes an Unlock that found waiters (or misuse). It runs
+// unlockSlow finishes an Unlock that found sleepers (or misuse). It runs
 // after the release: the lock may be someone else's by now, but the caller
-// has not returned, so the object is still mapped.
-func (l *Lock) unlockSlow(old uint32) {
+// has not returned, so the object is still mapped. Unlock is not inlined
+// (its fast path is a load, a plain store and a load: 7-8 ns a pair with
+// Lock either way).
+func (l *Lock) unlockSlow(st *uint32, old uint32) {
 	if l.obj.closed.Load() {
 		panic("semaphore: Unlock of closed Lock")
 	}
 	if old == 0 {
 		panic("semaphore: unlock of unlocked Lock")
 	}
-	futex.Wake(l.m.state, 1)
+	futex.Wake(st, 1)
 }
 
 // Release releases the lock like Unlock, but reports a release of an
 // unlocked Lock as ErrNotLocked (Python's ValueError) instead of
-// panicking. The Lock is unchanged then.
+// panicking. The Lock is unchanged then. Release is one atomic swap, so of
+// several racing releases of one holding exactly one succeeds.
 func (l *Lock) Release() error {
 	if err := l.obj.check(); err != nil {
 		return err
 	}
-	st := l.m.state
+	st, sl := l.m.state, l.m.sleepers
 	if shm.RaceEnabled {
 		shm.RaceReleaseMerge(l.obj.race)
 	}
-	old := atomic.SwapUint32(st, 0)
-	if old == 0 {
+	if atomic.SwapUint32(st, 0) == 0 {
 		return ErrNotLocked
 	}
-	if old&mWaiters != 0 {
+	if atomic.LoadUint32(sl) != 0 {
 		futex.Wake(st, 1)
 	}
 	return nil
@@ -257,7 +265,7 @@ func (l *Lock) Close() error {
 	// Point the fast paths at tombstones in Go memory first, which send
 	// every later call to a slow path that panics (instead of touching the
 	// unmapped words).
-	l.m.state, l.m.owner = &l.tomb.state, &l.tomb.owner
+	l.m.state, l.m.sleepers, l.m.owner = &l.tomb.state, &l.tomb.sleepers, &l.tomb.owner
 	return l.obj.close()
 }
 

@@ -155,6 +155,58 @@ func testCounter(t *testing.T, kind string) {
 	t.Logf("%s: %d increments by %d processes × %d goroutines in %v", kind, total, procs, goroutines, time.Since(start))
 }
 
+// No release misses a sleeper for good. With spinning off, every contended
+// acquire sleeps, and with the periodic check an hour away, a sleeper that
+// no release woke would sleep (after its first sleep, which fenceDelay
+// bounds: see release.go) until the watchdog fails the test; the count
+// must also be exact. 2 processes × 3 goroutines.
+func TestLockNoLostWakeups(t *testing.T) {
+	for _, kind := range []string{"lock", "rlock"} {
+		t.Run(kind, func(t *testing.T) { testNoLostWakeups(t, kind) })
+	}
+}
+
+func testNoLostWakeups(t *testing.T, kind string) {
+	const goroutines, iters = 3, 20000
+	t.Logf("plain-store release: %v", semaphore.PlainRelease())
+	defer semaphore.SetSpin(0, 0)()
+	semaphore.SetCheckInterval(time.Hour)
+	defer semaphore.SetCheckInterval(semaphore.DefaultCheckInterval)
+	name, cname := segName(t), segName(t, "c")
+	var l sync.Locker
+	if kind == "lock" {
+		x, err := semaphore.NewLock(name)
+		require.NoError(t, err)
+		defer x.Close()
+		l = x
+	} else {
+		x, err := semaphore.NewRLock(name)
+		require.NoError(t, err)
+		defer x.Close()
+		l = x
+	}
+	c := newCounter(t, cname)
+	p := start(t, "count-sleepy", kind, name, cname, goroutines, iters)
+	waitFor(t, "the child to be ready", func() bool { return c.load(2) == 1 })
+	sleeps := semaphore.MutexSleeps()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		atomic.StoreUint64(c.word(1), 1) // start gun
+		sleepyLoop(l, c, goroutines, iters)
+	}()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatalf("a waiter was not woken: %d of %d increments done", c.load(0), 2*goroutines*iters)
+	}
+	assert.Equal(t, 0, join(t, p))
+	assert.Equal(t, uint64(2*goroutines*iters), c.load(0), "lost or duplicated increments")
+	slept := semaphore.MutexSleeps() - sleeps
+	t.Logf("%s: %d waits in this process slept", kind, slept)
+	assert.Positive(t, slept, "the test must exercise the sleep path")
+}
+
 // With -race, the detector must see the Lock's happens-before edges: a
 // plain Go variable guarded by the Lock (two Lock values on one name) from
 // several goroutines is not a race.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,6 +175,7 @@ func countLoop(l sync.Locker, c *counter, goroutines, iters int) {
 
 func init() {
 	process.Register("count", childCount)
+	process.Register("count-sleepy", childCountSleepy)
 	process.Register("hold", childHold)
 	process.Register("lock-try", childLockTry)
 	process.Register("lock-release", childLockRelease)
@@ -181,7 +183,8 @@ func init() {
 }
 
 // childCount: args kind, lock name, counter name, goroutines, iterations.
-// It waits for counter word 1 (the start gun) to become non-zero.
+// It adds 1 to counter word 2 (ready), then waits for counter word 1 (the
+// start gun) to become non-zero.
 func childCount(a *process.Args) error {
 	l, closeFn, err := openLocker(a.String(0), a.String(1))
 	if err != nil {
@@ -192,11 +195,56 @@ func childCount(a *process.Args) error {
 	if err != nil {
 		return err
 	}
+	atomic.AddUint64(c.word(2), 1) // ready
 	for atomic.LoadUint64(c.word(1)) == 0 {
 		time.Sleep(100 * time.Microsecond)
 	}
 	countLoop(l, c, a.Int(3), a.Int(4))
 	return nil
+}
+
+// childCountSleepy is childCount with spinning off and the periodic check
+// an hour away (see TestLockNoLostWakeups).
+func childCountSleepy(a *process.Args) error {
+	semaphore.SetSpin(0, 0)
+	semaphore.SetCheckInterval(time.Hour)
+	l, closeFn, err := openLocker(a.String(0), a.String(1))
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	c, err := openCounter(a.String(2))
+	if err != nil {
+		return err
+	}
+	atomic.AddUint64(c.word(2), 1) // ready
+	for atomic.LoadUint64(c.word(1)) == 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	sleepyLoop(l, c, a.Int(3), a.Int(4))
+	return nil
+}
+
+// sleepyLoop is countLoop with a yield inside every fourth critical
+// section, so that the other goroutines of the process find the lock held
+// and, with spinning off, sleep.
+func sleepyLoop(l sync.Locker, c *counter, goroutines, iters int) {
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range iters {
+				l.Lock()
+				increment(c.word(0))
+				if i%4 == 0 {
+					runtime.Gosched()
+				}
+				l.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // childHold: args kind, lock name, depth, counter name. It acquires the

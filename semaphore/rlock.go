@@ -7,11 +7,11 @@ import (
 	"github.com/mproc/mproc/shm"
 )
 
-// RLock layout, version 1: one 64-byte cache line.
+// RLock layout, version 2: one 64-byte cache line.
 //
 //	offset size word    written by / states
 //	     0    4 state   the lock word (see mutex.go), as for Lock
-//	     4    4 (zero, reserved)
+//	     4    4 sleepers waiters in their sleep phase, as for Lock
 //	     8    8 owner   identity word of the process that acquired last,
 //	                    as for Lock
 //	    16    8 holder  shm.Goroutine() token of the holding goroutine;
@@ -40,13 +40,14 @@ import (
 // RLock leaves it held; its token may be reused by a later goroutine,
 // which then holds it (Python has the same rule for thread idents).
 const (
-	rlockVersion = 1
-	rlockState   = 0
-	rlockOwner   = 8
-	rlockHolder  = 16
-	rlockHold    = 24
-	rlockSize    = 64
-	holdPidShift = 32
+	rlockVersion  = 2
+	rlockState    = 0
+	rlockSleepers = 4
+	rlockOwner    = 8
+	rlockHolder   = 16
+	rlockHold     = 24
+	rlockSize     = 64
+	holdPidShift  = 32
 )
 
 var rlockSpec = spec{shm.KindRLock, rlockVersion, rlockSize}
@@ -117,7 +118,7 @@ func newRLock(r *shm.Region) *RLock {
 	l := &RLock{}
 	l.obj.init(r)
 	b := r.Bytes()
-	l.m.init(shm.Uint32(b, rlockState), shm.Uint64(b, rlockOwner))
+	l.m.init(shm.Uint32(b, rlockState), shm.Uint32(b, rlockSleepers), shm.Uint64(b, rlockOwner))
 	l.holder = shm.Uint64(b, rlockHolder)
 	l.hold = shm.Uint64(b, rlockHold)
 	return l

@@ -3,12 +3,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/mproc/mproc/semaphore"
 	"github.com/mproc/mproc/shm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,7 +194,7 @@ func TestNewerLayoutVersion(t *testing.T) {
 	r := mproc(t, "inspect", p+"lock-v9")
 	assert.Equal(t, exitError, r.code, r)
 	assert.Contains(t, r.stdout, "kind       lock (layout v9)\n")
-	assert.Contains(t, r.stdout, "state: not shown: newer layout version: lock layout version 9 is newer than this mproc reads (1)")
+	assert.Contains(t, r.stdout, "state: not shown: newer layout version: lock layout version 9 is newer than this mproc reads ("+fmt.Sprint(semaphore.LayoutVersion(shm.KindLock))+")")
 
 	in := jsonOf[inspectionJSON](t, mproc(t, "inspect", "--json", p+"lock-v9").stdout)
 	assert.Contains(t, in.StateError, "newer than this mproc reads")
