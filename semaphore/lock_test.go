@@ -168,7 +168,6 @@ func TestLockNoLostWakeups(t *testing.T) {
 
 func testNoLostWakeups(t *testing.T, kind string) {
 	const goroutines, iters = 3, 20000
-	t.Logf("plain-store release: %v", semaphore.PlainRelease())
 	defer semaphore.SetSpin(0, 0)()
 	semaphore.SetCheckInterval(time.Hour)
 	defer semaphore.SetCheckInterval(semaphore.DefaultCheckInterval)
@@ -185,6 +184,7 @@ func testNoLostWakeups(t *testing.T, kind string) {
 		defer x.Close()
 		l = x
 	}
+	t.Logf("plain-store release: %v", semaphore.PlainRelease())
 	c := newCounter(t, cname)
 	p := start(t, "count-sleepy", kind, name, cname, goroutines, iters)
 	waitFor(t, "the child to be ready", func() bool { return c.load(2) == 1 })

@@ -76,6 +76,7 @@ type mutex struct {
 }
 
 func (m *mutex) init(state, sleepers *uint32, owner *uint64) {
+	processSetup.Do(setupProcess)
 	m.state, m.sleepers, m.owner, m.me = state, sleepers, owner, selfPid<<pidShift
 }
 

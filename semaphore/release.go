@@ -2,8 +2,10 @@ package semaphore
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
+	"github.com/mproc/mproc/shm"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,8 +23,10 @@ import (
 // Lock/Unlock pair).
 //
 // The barrier is moved to the waiter, which is about to make a system call
-// anyway. Every process that loads this package registers with
-// membarrier(2) (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED); a waiter, after
+// anyway. Every process that makes or opens a lock registers with
+// membarrier(2) (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED; once, in
+// mutex.init, not at package init: it takes ~0.5 ms, which every process
+// importing the package would pay at start-up otherwise); a waiter, after
 // counting itself in sleepers, calls
 // membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it looks at the word
 // and sleeps without a time limit. membarrier returns only after every CPU
@@ -70,7 +74,14 @@ var (
 	canFence bool
 )
 
-func init() {
+// processSetup runs setupProcess once per process, before its first lock
+// word is used.
+var processSetup sync.Once
+
+// setupProcess reads this process's identity word and chooses how it
+// releases lock words.
+func setupProcess() {
+	selfWord = identWord(shm.Self())
 	r, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierQuery, 0, 0)
 	if e != 0 || r&membarrierGlobalExpedited == 0 || r&membarrierRegisterGlobalExpedited == 0 {
 		return

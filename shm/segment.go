@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,6 +27,10 @@ type Segment struct {
 	hdr     Header
 	created bool
 	refs    atomic.Int32 // Close unmaps when it reaches 0
+
+	fileMu    sync.Mutex // guards file and fileTried (see fileio.go)
+	file      *os.File
+	fileTried bool
 }
 
 // CreateOptions adjusts Create. A nil *CreateOptions means the defaults.
@@ -308,6 +313,7 @@ func (s *Segment) Close() error {
 		return &Error{"close", s.name, ErrClosed}
 	}
 	if n == 0 {
+		s.closeFile()
 		return s.mem.Unmap()
 	}
 	return nil
