@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mproc/mproc/ctypes"
+	"github.com/mproc/mproc/process"
 	"github.com/mproc/mproc/shm"
 )
 
@@ -260,6 +262,140 @@ func memsetRun(ctx context.Context, p Params) (time.Duration, error) {
 	t0 := time.Now()
 	for range p.Ops {
 		clear(b)
+	}
+	return time.Since(t0), nil
+}
+
+// rawarray/child-fill-sum: the whole job of the ctypes issue's figure, as
+// Python's users write it: make a RawArray of Size/8 float64, start a
+// child that sets a[i] = i/2, join it, sum the array in the parent.
+
+func init() {
+	register(&Figure{
+		Name:  "rawarray/child-fill-sum",
+		Unit:  MicrosPerOp,
+		Doc:   "one op is the whole job: create a RawArray of `size`/8 float64, start a child process that sets a[i] = i/2 for every i, join it, and sum the array in the parent (checked). mproc's child fills 64 KiB chunks with WriteAt and the parent reads them back with ReadAt (no page of the array is mapped by either); Python's child loops `a[i] = i * 0.5` (its fastest way: slice assignment from a list is 3× slower) and the parent calls sum(a)",
+		Quick: Params{Ops: 5, Size: 8 << 20},
+		Full:  Params{Ops: 15, Size: 8 << 20},
+		Work:  perOp,
+		Sides: []Side{
+			{Name: "mproc RawArray", Kind: KindMproc, Run: mprocChildFillSum},
+			pySide("fig_ctypes.py"),
+			{Name: "goroutine, []float64", Kind: KindGo, Run: goroutineFillSum},
+			{Name: "child start+exit", Kind: KindLimit, Run: childStartExit},
+		},
+	})
+	process.Register("bench.fill-chunks", func(a *process.Args) error {
+		var h shm.Handle
+		if err := a.Decode(0, &h); err != nil {
+			return err
+		}
+		arr, err := ctypes.AttachRawArray[float64](h)
+		if err != nil {
+			return err
+		}
+		defer arr.Close()
+		buf := make([]float64, 8192)
+		for at := 0; at < arr.Len(); at += len(buf) {
+			n := min(len(buf), arr.Len()-at)
+			for j := range buf[:n] {
+				buf[j] = float64(at+j) * 0.5
+			}
+			if err := arr.WriteAt(buf[:n], at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	process.Register("bench.nop", func(*process.Args) error { return nil })
+}
+
+// halfSum is the sum of i/2 for i in [0, n).
+func halfSum(n int) float64 { return 0.5 * float64(n) * float64(n-1) / 2 }
+
+func mprocChildFillSum(ctx context.Context, p Params) (time.Duration, error) {
+	n := p.Size / 8
+	buf := make([]float64, 8192)
+	t0 := time.Now()
+	for range p.Ops {
+		arr, err := ctypes.NewRawArray[float64](segName("fs"), n, nil)
+		if err != nil {
+			return 0, err
+		}
+		err = runChild(ctx, "bench.fill-chunks", arr.Handle())
+		sum := 0.0
+		for at := 0; err == nil && at < n; at += len(buf) {
+			m := min(len(buf), n-at)
+			if err = arr.ReadAt(buf[:m], at); err == nil {
+				for _, x := range buf[:m] {
+					sum += x
+				}
+			}
+		}
+		arr.Unlink()
+		arr.Close()
+		if err != nil {
+			return 0, err
+		}
+		if sum != halfSum(n) {
+			return 0, fmt.Errorf("sum is %v, want %v", sum, halfSum(n))
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// runChild starts the registered function fn in a child, waits for it and
+// checks its exit code.
+func runChild(ctx context.Context, fn string, args ...any) error {
+	var stderr bytes.Buffer
+	c, err := process.Start(fn, &process.Options{Args: args, Daemon: true, Stderr: &stderr})
+	if err != nil {
+		return err
+	}
+	if err := c.Join(ctx); err != nil {
+		c.Kill()
+		return err
+	}
+	if code, _ := c.ExitCode(); code != 0 {
+		return fmt.Errorf("child %s exited %d: %s", fn, code, stderr.String())
+	}
+	return nil
+}
+
+// goroutineFillSum is the same job in one process: a goroutine fills a
+// new []float64, the caller sums it.
+func goroutineFillSum(ctx context.Context, p Params) (time.Duration, error) {
+	n := p.Size / 8
+	t0 := time.Now()
+	for range p.Ops {
+		a := make([]float64, n)
+		done := make(chan struct{})
+		go func() {
+			for i := range a {
+				a[i] = float64(i) * 0.5
+			}
+			close(done)
+		}()
+		<-done
+		sum := 0.0
+		for _, x := range a {
+			sum += x
+		}
+		if sum != halfSum(n) {
+			return 0, fmt.Errorf("sum is %v, want %v", sum, halfSum(n))
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// childStartExit starts and joins a child that does nothing: the part of
+// the job no shared-memory design can shorten.
+func childStartExit(ctx context.Context, p Params) (time.Duration, error) {
+	t0 := time.Now()
+	for range p.Ops {
+		if err := runChild(ctx, "bench.nop"); err != nil {
+			return 0, err
+		}
 	}
 	return time.Since(t0), nil
 }

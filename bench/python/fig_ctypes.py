@@ -54,10 +54,34 @@ def sum_(a):
     return common.perf() - t0
 
 
+def _fill_half(arr, n):
+    for i in range(n):
+        arr[i] = i * 0.5
+
+
+def child_fill_sum(a):
+    # rawarray/child-fill-sum: the whole job, `ops` times.
+    n = a.size // 8
+    want = 0.5 * n * (n - 1) / 2
+    t0 = common.perf()
+    for _ in range(a.ops):
+        arr = mp.RawArray("d", n)
+        p = mp.Process(target=_fill_half, args=(arr, n))
+        p.start()
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError("child exited %d" % p.exitcode)
+        s = sum(arr)
+        if s != want:
+            raise RuntimeError("sum is %r, want %r" % (s, want))
+    return common.perf() - t0
+
+
 if __name__ == "__main__":
     common.main({
         "value/locked-incr-2p": locked_incr,
         "value/atomic-incr-2p": locked_incr,
         "rawarray/fill": fill,
         "rawarray/sum": sum_,
+        "rawarray/child-fill-sum": child_fill_sum,
     })
