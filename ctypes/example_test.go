@@ -66,6 +66,41 @@ func ExampleRawArray() {
 	// true
 }
 
+// A process that fills a large array once (a worker writing its results)
+// does it in chunks with WriteAt, which never maps the array's pages into
+// it; the reader takes them back with ReadAt (or through Slice).
+func ExampleRawArray_WriteAt() {
+	a, err := ctypes.NewRawArray[float64](exampleName("writeat"), 10_000, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer a.Unlink()
+	defer a.Close()
+
+	// In the worker (ctypes.AttachRawArray[float64](handle)):
+	chunk := make([]float64, 4096)
+	for at := 0; at < a.Len(); at += len(chunk) {
+		n := min(len(chunk), a.Len()-at)
+		for j := range chunk[:n] {
+			chunk[j] = float64(at+j) / 2
+		}
+		if err := a.WriteAt(chunk[:n], at); err != nil {
+			panic(err)
+		}
+	}
+
+	// In the reader:
+	last := make([]float64, 3)
+	if err := a.ReadAt(last, a.Len()-3); err != nil {
+		panic(err)
+	}
+	fmt.Println(last, a.At(1))
+	fmt.Println(errors.Is(a.ReadAt(last, a.Len()-2), ctypes.ErrIndex))
+	// Output:
+	// [4998.5 4999 4999.5] 0.5
+	// true
+}
+
 func ExampleValue() {
 	// Python: counter = Value('q', 0); with counter.get_lock(): counter.value += 1
 	counter, err := ctypes.NewValue(exampleName("counter"), int64(0), nil)

@@ -35,6 +35,29 @@ func ExampleCreateObject() {
 	// Output: 42
 }
 
+// Copying in and out through the segment file: the same bytes, without
+// faulting the pages into this process.
+func ExampleRegion_WriteAt() {
+	r, err := shm.CreateObject(fmt.Sprintf("example-%d-writeat", os.Getpid()), shm.KindRaw, 1, 4096, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Unlink()
+	defer r.Close()
+	if _, err := r.WriteAt([]byte("hello"), 100); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(r.Bytes()[100:105]))
+	buf := make([]byte, 8)
+	n, err := r.ReadAt(buf, 4096-3) // io.ReaderAt: short at the end
+	fmt.Println(n, err)
+	// Output:
+	// hello
+	// 3 EOF
+}
+
 // Many small objects in one segment.
 func ExampleArena() {
 	name := fmt.Sprintf("example-arena-%d", os.Getpid())
