@@ -71,6 +71,9 @@ func (e event) prepare() uint32 {
 // cancel unregisters a sleeper that did not sleep.
 func (e event) cancel() { atomic.AddUint32(e.sleepers, ^uint32(0)) }
 
+// contextPoll is how often futex.WaitContext returns at the latest.
+const contextPoll = 50 * time.Millisecond
+
 // sleep waits on the ticket until a wake-up (maybe spurious), ctx is done,
 // the deadline dl (monotonic ns, 0 = none) passes, or, when poll > 0, poll
 // has elapsed. It unregisters the sleeper and returns nil to mean "check
@@ -83,7 +86,9 @@ func (e event) sleep(ctx context.Context, ticket uint32, dl int64, poll time.Dur
 		}
 	}
 	var err error
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || poll > 0 && poll < contextPoll {
+		// A short poll (a lock waiter's unfenced sleep, futex.FenceDelay)
+		// ends soon enough that a cancellation can wait for it.
 		err = futex.Wait(e.seq, ticket, limit)
 	} else {
 		// WaitContext wakes promptly on cancellation, honours ctx's

@@ -2,8 +2,11 @@ package queue
 
 import (
 	"context"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,4 +57,47 @@ func TestOneWakePerBurst(t *testing.T) {
 	require.NoError(t, q.Put(ctx, 2))
 	assert.Equal(t, s0+2, seq())
 	r.notEmpty.cancel()
+}
+
+// An ownerLock's unlock is a plain store (where futex allows) and its
+// waiters fence before they sleep without limit: no waiter is left asleep.
+// With lockPoll an hour away, a waiter no unlock woke would sleep until the
+// watchdog fails the test. 4 goroutines × 3,000 acquisitions, each holding
+// the lock across a yield so that the others sleep.
+func TestOwnerLockNoLostWakeups(t *testing.T) {
+	q := newTestQueue(t, 64<<10, 0)
+	l := q.b.r.plock
+	old := lockPoll
+	lockPoll = time.Hour
+	defer func() { lockPoll = old }()
+	var held, inside atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 3000 {
+				if _, err := l.lock(context.Background(), 0, 42); err != nil {
+					t.Error(err)
+					return
+				}
+				if inside.Add(1) != 1 {
+					t.Error("two holders at once")
+				}
+				held.Add(1)
+				if i%4 == 0 {
+					runtime.Gosched()
+				}
+				inside.Add(-1)
+				l.unlock()
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a waiter was never woken: %d of 12000 acquisitions", held.Load())
+	}
+	assert.Equal(t, int64(12000), held.Load())
+	t.Logf("plain unlock: %v", plainUnlock)
 }

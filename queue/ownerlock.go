@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 //
 //	word   states
 //	lock   0 = free; otherwise the holder's owner tag (see ownerTag).
-//	       0 -> tag by CAS (lock), tag -> 0 by store (unlock),
+//	       0 -> tag by CAS (lock), tag -> 0 by store (unlock: a plain
+//	       store where futex.EnablePlainRelease allows, see unlock),
 //	       deadTag -> tag by CAS (take-over, after checking deadTag's
 //	       process is gone).
 //	ev     an event that unlock signals when somebody sleeps.
@@ -57,6 +59,9 @@ func (l *ownerLock) lockSlow(ctx context.Context, dl int64, tag uint64) (bool, e
 	}
 	var seen uint64
 	var since int64
+	// The holder releases with a plain store where it can: until this
+	// waiter has fenced, its sleeps end by fenceAt (see futex/fence.go).
+	fenced, fenceAt := !futex.CanFence(), futex.Now()+futex.FenceDelay
 	for {
 		ticket := l.ev.prepare()
 		holder := atomic.LoadUint64(l.word)
@@ -76,15 +81,42 @@ func (l *ownerLock) lockSlow(ctx context.Context, dl int64, tag uint64) (bool, e
 			}
 			continue
 		}
-		if err := l.ev.sleep(ctx, ticket, dl, lockPoll); err != nil {
+		poll := lockPoll
+		if !fenced {
+			now := futex.Now()
+			if now >= fenceAt {
+				l.ev.cancel()
+				futex.Fence()
+				fenced = true
+				continue // look at the word again after the fence
+			}
+			poll = time.Duration(fenceAt - now)
+		}
+		if err := l.ev.sleep(ctx, ticket, dl, poll); err != nil {
 			return false, err
 		}
 	}
 }
 
-// unlock releases the lock and wakes a waiter if one may sleep.
+// plainUnlock: this process releases ownerLocks with a plain store
+// (futex/fence.go). unlockSetup sets it before the process's first ring.
+var (
+	plainUnlock bool
+	unlockSetup sync.Once
+)
+
+func setupUnlock() { plainUnlock = futex.EnablePlainRelease() }
+
+// unlock releases the lock and wakes a waiter if one may sleep: a store
+// (plain where plainUnlock allows it: the critical section's stores are
+// ordered before it, and the waiters fence) and the event's load of its
+// sleepers.
 func (l *ownerLock) unlock() {
-	atomic.StoreUint64(l.word, 0)
+	if plainUnlock {
+		*l.word = 0
+	} else {
+		atomic.StoreUint64(l.word, 0)
+	}
 	l.ev.signal()
 }
 

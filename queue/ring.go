@@ -88,6 +88,7 @@ const (
 )
 
 func newRing(reg *shm.Region, id identity, maxInline uint64) *ring {
+	unlockSetup.Do(setupUnlock)
 	b := reg.Bytes()
 	r := &ring{
 		reg:       reg,
