@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,4 +426,47 @@ func TestArenaQueue(t *testing.T) {
 	v, err := q2.Get(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, int32(42), v)
+}
+
+// Detach while goroutines put and get in tight loops: every one of them
+// ends with ErrDetached (none touches the ring after it is unmapped, which
+// would crash the test), and once the last call has left the ring is no
+// longer mapped in this process.
+func TestDetachUnderLoad(t *testing.T) {
+	for round := range 20 {
+		name := segName(t, fmt.Sprint(round))
+		q, err := queue.New(name, smallConfig[int64](4096, 0))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var moved atomic.Int64
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Go(func() {
+				ctx := context.Background()
+				for {
+					var err error
+					if g%2 == 0 {
+						err = q.Put(ctx, int64(g))
+					} else {
+						_, err = q.Get(ctx)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					moved.Add(1)
+				}
+			})
+		}
+		eventually(t, "items to move", func() bool { return moved.Load() > 1000 })
+		require.NoError(t, q.Detach())
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.ErrorIs(t, err, queue.ErrDetached)
+		}
+		maps, err := os.ReadFile("/proc/self/maps")
+		require.NoError(t, err)
+		require.NotContains(t, string(maps), shm.Path(name), "round %d: the ring is still mapped", round)
+	}
 }

@@ -39,12 +39,11 @@ type ring struct {
 	cHead     atomic.Uint64 // producers
 	cGet      atomic.Uint64 // producers
 	spinPut   spinner
-	putUses   atomic.Int64 // put-side calls in flight and open Reservations
 	_         [64]byte
 	cTail     atomic.Uint64 // consumers
 	spinGet   spinner
-	getUses   atomic.Int64 // get-side calls in flight and open Refs
 	_         [64]byte
+	uses      usage       // calls in flight, open Reservations and Refs
 	gone      atomic.Bool // Detach was called
 	unmapOnce sync.Once
 }
@@ -113,6 +112,7 @@ func newRing(reg *shm.Region, id identity, maxInline uint64) *ring {
 		notFull:   newEvent(b, offNotFull, true),
 		allDone:   newEvent(b, offAllDone, true),
 		tag:       ownerTag(),
+		uses:      newUsage(),
 	}
 	r.w = shm.Slice[uint64](r.data, 0, int(id.capacity/8))
 	r.blobBase = blobBase(reg.Handle(), id.nonce)
@@ -141,26 +141,20 @@ func strideFor(n uint64) uint64 { return (recHeader + n + recAlign - 1) &^ (recA
 
 // --- handle lifetime -------------------------------------------------------
 
-// The two sides of a handle, for enter and leave.
+// The two sides of a handle, for enter and leave (which count both alike
+// today: usage's per-P counters keep a producer and a consumer goroutine
+// of one process off each other's cache lines).
 const (
 	putSide = 0
 	getSide = 1
 )
 
-func (r *ring) uses(side int) *atomic.Int64 {
-	if side == putSide {
-		return &r.putUses
-	}
-	return &r.getUses
-}
-
-// enter counts a call in flight on one side; it fails once the handle is
-// detached. With leave and detach it is Dekker's protocol on
-// sequentially consistent atomics: enter adds then looks at gone, detach
-// sets gone then looks at the counts, so either detach sees the call or
-// the call sees gone (and touches nothing shared).
+// enter counts a call in flight; it fails once the handle is detached.
+// With leave and detach it is Dekker's protocol (see usage): enter counts,
+// then looks at gone; detach sets gone, then sums the counts, so either
+// detach sees the call or the call sees gone (and touches nothing shared).
 func (r *ring) enter(side int) error {
-	r.uses(side).Add(1)
+	r.uses.enter()
 	if r.gone.Load() {
 		r.leave(side)
 		return ErrDetached
@@ -170,13 +164,14 @@ func (r *ring) enter(side int) error {
 
 // leave ends a call; the last one out after Detach unmaps.
 func (r *ring) leave(side int) {
-	if r.uses(side).Add(-1) == 0 && r.gone.Load() {
+	r.uses.leave()
+	if r.gone.Load() {
 		r.unmapIfIdle()
 	}
 }
 
 func (r *ring) unmapIfIdle() {
-	if r.putUses.Load() == 0 && r.getUses.Load() == 0 {
+	if r.uses.idle() {
 		r.unmapOnce.Do(func() { _ = r.reg.Close() })
 	}
 }
@@ -186,7 +181,7 @@ func (r *ring) detached() bool { return r.gone.Load() }
 // detach marks the handle detached, wakes this process's sleepers (the
 // others see a spurious wake-up) and unmaps once no call is in flight.
 func (r *ring) detach() {
-	r.getUses.Add(1) // keep the mapping for the broadcasts
+	r.uses.enter() // keep the mapping for the broadcasts
 	if !r.gone.Swap(true) {
 		for _, e := range []event{r.notEmpty, r.notFull, r.allDone, r.plock.ev, r.clock.ev} {
 			e.broadcast()
