@@ -236,8 +236,9 @@ func (l *RLock) Release() error {
 
 // drop releases the state word entirely; the caller is the holder.
 func (l *RLock) drop() {
-	// A plain store: the unlock below is an atomic swap, a full barrier on
-	// amd64 and a release on arm64, so no reader sees the lock free with
+	// A plain store: the unlock below stores the state word after it (a
+	// plain store too on amd64, whose stores are seen in program order;
+	// a store-release elsewhere), so no reader sees the lock free with
 	// hold still set; and while hold changes from this holder's value to 0
 	// no other goroutine can read it as naming itself. It saves a fenced
 	// store (~6 ns) on every release.
