@@ -184,7 +184,8 @@ func init() {
 		}
 		took.Store(int64(time.Since(start)))
 		return nil
-	})}
+	})
+}
 
 // sumOf is a function of its own: the body of a b.Loop loop is compiled
 // to keep its assignments alive, which would slow a loop written inline
