@@ -68,7 +68,7 @@ import (
 // Record states and their transitions:
 //
 //	(free) --producer, under plock--> RESERVED --producer CAS--> PUBLISHED
-//	PUBLISHED --consumer CAS, under clock--> CLAIMED --claimer--> DONE
+//	PUBLISHED --consumer store, under clock--> CLAIMED --claimer--> DONE
 //	RESERVED --consumer CAS under clock, committed and owner dead;
 //	           or producer Abort--> LOST
 //	CLAIMED --reaper CAS, claimer dead--> DONE (counted in lostGets)
@@ -103,11 +103,13 @@ import (
 //     RESERVED under a dead tag; the consumer that reaches it finds the
 //     tag dead and CASes it to LOST (under clock) and skips it: that item
 //     is lost, never shown torn. Killed after it: delivered.
-//   - Get. Under clock a consumer writes its tag in owner and CASes
-//     PUBLISHED -> CLAIMED: that CAS is the get. It then stores getWord and
-//     readPos. A consumer taking over clock from a dead owner walks readPos
-//     past any CLAIMED or LOST record there, fixing getWord from the
-//     records' seq (idempotent), so nothing is claimed twice or uncounted.
+//   - Get. Under clock a consumer writes its tag in owner and stores
+//     PUBLISHED -> CLAIMED (one store: nobody else writes a PUBLISHED
+//     record's state while clock is held): that store is the get. It then
+//     stores getWord and readPos. A consumer taking over clock from a dead
+//     owner walks readPos past any CLAIMED or LOST record there, fixing
+//     getWord from the records' seq (idempotent), so nothing is claimed
+//     twice or uncounted.
 //     Outside the lock it copies the payload out and frees the record
 //     (head CAS, or DONE). Killed between CLAIMED and that: the item is
 //     lost (its Get never returned, so it is not delivered twice); the

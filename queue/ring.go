@@ -533,11 +533,13 @@ loop:
 			if k == len(out) {
 				break loop
 			}
+			// The claim: one store, not a CAS. Nobody else writes the state
+			// of a PUBLISHED record while we hold clock (producers write only
+			// RESERVED records and free space, reapers only CLAIMED ones,
+			// other consumers wait for clock), and an aligned 8-byte store
+			// is as atomic a step as a CAS for a process killed around it.
 			storeRel(&r.w[ix+recOwner], r.tag)
-			if !atomic.CompareAndSwapUint64(&r.w[ix+recState], sw, tag|stClaimed|sw&blobFlag) {
-				st = statusCorrupt // nobody else may touch it under clock
-				break loop
-			}
+			storeRel(&r.w[ix+recState], tag|stClaimed|sw&blobFlag)
 			seq := atomic.LoadUint64(&r.w[ix+recSeq])
 			gw = gw&^0xffffffff | uint64(uint32(seq+1))
 			out[k] = claimed{pos: rp, stride: stride, length: sz >> 32, flags: sw & blobFlag}
