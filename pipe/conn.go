@@ -5,7 +5,6 @@ package pipe
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -16,19 +15,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// transport is what a Conn runs on: an *os.File (pipes, socketpairs,
-// inherited descriptors) or a *net.UnixConn / *net.TCPConn (Dial, Accept).
-// All of them are registered with the runtime's netpoller, whose deadlines
-// and Close end a blocked call. A call that has to wait first waits in
-// ppoll for up to 20 ms, holding its thread as a blocking read would, and
-// only then parks in the netpoller (wait.go).
-type transport interface {
-	syscall.Conn
-	io.Closer
-	SetDeadline(t time.Time) error
-	SetReadDeadline(t time.Time) error
-	SetWriteDeadline(t time.Time) error
-}
+// A Conn runs on a nonblocking descriptor held by an *os.File that the
+// runtime's netpoller does not watch (made while the descriptor was still
+// blocking, see unpolledFile): a descriptor in the netpoller wakes its
+// polling thread at every edge (each batch of bytes arriving, each time
+// room opens in the kernel buffer) whether or not a goroutine waits on it,
+// and on a 2-core machine those wake-ups cost a streaming connection a
+// fifth of its throughput. The *os.File still counts the calls in progress,
+// so Close never lets the descriptor number be reused under one. A call
+// that has to wait waits in ppoll for up to 20 ms, holding its thread as a
+// blocking read would, and only then parks in the netpoller on a duplicate
+// descriptor registered for that wait (wait.go). Deadlines and Close are
+// this package's own: they wake those waits.
 
 // A Conn is one end of a connection carrying Python multiprocessing
 // messages: Python's multiprocessing.connection.Connection. See PROTOCOL.md
@@ -47,7 +45,7 @@ type transport interface {
 // step, so every later receive (or send) returns that same error, as
 // crypto/tls does.
 type Conn struct {
-	t        transport
+	t        *os.File // not in the netpoller
 	rc       syscall.RawConn
 	fd       int // descriptor of t, fixed for the life of t
 	cfg      *Config
@@ -67,14 +65,19 @@ type Conn struct {
 	rerr       error       // sticky error after a receive failed mid-message
 	rbroken    atomic.Bool // rerr != nil, for Poll and Wait
 	buffered   atomic.Int64
-	rlarge     bool               // the last payload was larger than rbuf
-	rwaited    bool               // the last read found nothing (EAGAIN) or slept in ppoll
+	rlarge     bool               // the last payload was larger than the read-ahead size
+	rlast      int                // length of the last payload
+	rsize      int                // len(rbuf) as configured; stash may lengthen it
+	rdirect    int                // recvDirect calls, for tests
+	rdrained   bool               // the last read emptied the kernel's queue (short, or EAGAIN)
 	rpollFirst bool               // wait in ppoll before the first read of this call
+	rroom      int                // bytes riov can still take
 	riov       [][]byte           // what readFn reads into
 	rmin       int                // bytes readFn must get before returning
 	rn         int                // bytes readFn got
 	rerrno     error              // error of readFn
 	readFn     func(uintptr) bool // c.doRead, bound once to avoid allocating
+	rwaiter    *waiter            // kept between netpoller waits (waitNetpoll)
 
 	// Send side, guarded by wmu.
 	wmu     sync.Mutex
@@ -84,6 +87,7 @@ type Conn struct {
 	werrno  error
 	werr    error // sticky error after a send failed mid-message
 	writeFn func(uintptr) bool
+	wwaiter *waiter // kept between netpoller waits (waitNetpoll)
 
 	// Poll and Wait calls in progress, cancelled by Close.
 	waitMu  sync.Mutex
@@ -98,8 +102,9 @@ type Conn struct {
 	wpfd [2]unix.PollFd // guarded by wmu
 }
 
-// newConn wraps t. On error t is closed.
-func newConn(t transport, readable, writable bool, cfg *Config) (*Conn, error) {
+// newConn wraps t, which the netpoller must not watch (unpolledFile). On
+// error t is closed.
+func newConn(t *os.File, readable, writable bool, cfg *Config) (*Conn, error) {
 	rc, err := t.SyscallConn()
 	if err != nil {
 		t.Close()
@@ -114,30 +119,79 @@ func newConn(t transport, readable, writable bool, cfg *Config) (*Conn, error) {
 	c.readable.Store(readable)
 	c.readFn = c.doRead
 	c.writeFn = c.doWrite
-	c.riov = make([][]byte, 0, 2)
+	c.riov = make([][]byte, 0, 3)
 	c.wiov = make([][]byte, 0, 2)
-	if nc, ok := t.(net.Conn); ok {
-		c.local, c.remote = nc.LocalAddr(), nc.RemoteAddr()
-	}
 	return c, nil
 }
 
-// newNetConn wraps a connection from Dial or Accept.
+// newNetConn wraps a connection from Dial or Accept: it takes a duplicate
+// of the descriptor and closes nc, which takes the descriptor out of the
+// netpoller (Go deletes it from epoll before closing it; the socket lives
+// on in the duplicate).
 func newNetConn(nc net.Conn, cfg *Config) (*Conn, error) {
-	t, ok := nc.(transport)
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		nc.Close()
 		return nil, fmt.Errorf("pipe: %T has no file descriptor", nc)
 	}
-	return newConn(t, true, true, cfg)
+	local, remote := nc.LocalAddr(), nc.RemoteAddr()
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	fd, err := dupOf(rc)
+	nc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	c, err := newFileConn(fd, "mproc-conn", true, true, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.local, c.remote = local, remote
+	return c, nil
 }
 
-// newFileConn wraps a nonblocking descriptor that this package owns.
+// newFileConn wraps a descriptor that this package owns (blocking or not)
+// in an *os.File the netpoller does not watch. On error fd is closed.
 func newFileConn(fd int, name string, readable, writable bool, cfg *Config) (*Conn, error) {
-	// The descriptor is already nonblocking, so os.NewFile registers it
-	// with the netpoller and its Fd method will not make it blocking.
-	return newConn(os.NewFile(uintptr(fd), name), readable, writable, cfg)
+	f, err := unpolledFile(fd, name)
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	return newConn(f, readable, writable, cfg)
 }
+
+// unpolledFile returns an *os.File for fd that the runtime's netpoller does
+// not watch, with fd nonblocking: os.NewFile registers a descriptor with
+// the netpoller only if it is nonblocking when called, so fd is made
+// blocking for that call and nonblocking again after it. (The flag belongs
+// to the open file description, which other holders of a duplicate share.)
+// On error fd is closed.
+func unpolledFile(fd int, name string) (*os.File, error) {
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// pipeSendBuffer is the SO_SNDBUF that Pipe(true) asks for on both ends of
+// its socketpair; Linux doubles it (for its bookkeeping) and caps the request
+// at net.core.wmem_max (212992 by default: 416 KiB then, twice the default
+// buffer). A sender of 64 KiB messages that finds the buffer full sleeps
+// until the receiver has drained three quarters of it, so a larger buffer
+// means fewer sleeps and wake-ups per message on both sides: 64 KiB
+// streaming went from 0.83-0.90 to 1.01-1.21 times a raw socketpair with
+// the default buffer (docs/ARCHITECTURE.md, pipe/). Kernel memory is only
+// used while bytes are queued.
+const pipeSendBuffer = 256 << 10
 
 // Pipe returns a pair of connected connections, as Python's Pipe does. With
 // duplex, both ends can send and receive (a Unix socketpair). Without, the
@@ -155,12 +209,16 @@ func (cfg *Config) Pipe(duplex bool) (*Conn, *Conn, error) {
 	}
 	var fds [2]int
 	if duplex {
-		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, nil, fmt.Errorf("pipe: socketpair: %w", err)
 		}
 		fds = p
-	} else if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		for _, fd := range fds {
+			// Best effort: a kernel that refuses keeps its default.
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, pipeSendBuffer)
+		}
+	} else if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return nil, nil, fmt.Errorf("pipe: pipe2: %w", err)
 	}
 	c0, err := newFileConn(fds[0], "mproc-pipe", true, duplex, cfg)
@@ -185,7 +243,10 @@ func (cfg *Config) Pipe(duplex bool) (*Conn, *Conn, error) {
 // one-way Pipe keep their direction.
 //
 // The duplicate shares f's open file description, which FromFile puts in
-// nonblocking mode (every holder of the description sees that).
+// nonblocking mode (every holder of the description sees that), after a
+// moment in blocking mode (see unpolledFile): a read or write by another
+// holder of the description (f itself, or a process sharing it) during
+// that moment may block in the kernel, past its deadline.
 func FromFile(f *os.File) (*Conn, error) {
 	return (*Config)(nil).FromFile(f)
 }
@@ -208,9 +269,6 @@ func (cfg *Config) FromFile(f *os.File) (*Conn, error) {
 		return nil, fmt.Errorf("pipe: from file: %w", err)
 	}
 	readable, writable, err := inspectStream(fd)
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("pipe: from file %s: %w", f.Name(), err)
@@ -269,7 +327,8 @@ func dupOf(sc syscall.RawConn) (int, error) {
 // for handing the connection to a child process (process.Options.Files);
 // the child rebuilds it with FromFile. The connection stays open; close it
 // when only the child should hold the connection (so that the peer sees EOF
-// once the child is gone).
+// once the child is gone). Close the returned file once handed over: it is
+// an ordinary *os.File, in the netpoller while open.
 //
 // File fails with ErrBuffered if this connection has read ahead data that it
 // has not yet returned: the new holder of the descriptor would never see it.
@@ -326,9 +385,11 @@ func (c *Conn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return fmt.Errorf("pipe: close: %w", ErrClosed)
 	}
+	// End the waits of the calls in progress (in ppoll, in the
+	// netpoller), which then see closed and return ErrClosed. t.Close does
+	// not wait for them: the descriptor is closed when the last of them
+	// has returned.
 	c.cancelWaiters()
-	// Before t.Close, which waits for the I/O callbacks in progress to
-	// return: end their ppoll waits.
 	c.wake.close()
 	if err := c.t.Close(); err != nil {
 		return fmt.Errorf("pipe: close: %w", err)
@@ -342,11 +403,10 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	if c.closed.Load() {
 		return fmt.Errorf("pipe: set deadline: %w", ErrClosed)
 	}
-	err := c.t.SetDeadline(t)
 	c.rdl.Store(unixNano(t))
 	c.wdl.Store(unixNano(t))
-	c.wake.kick()
-	return c.deadlineError(err)
+	c.deadlineChanged(waitRecv | waitSend)
+	return nil
 }
 
 // SetReadDeadline sets the deadline of receives (RecvBytes, RecvBytesInto,
@@ -355,10 +415,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.closed.Load() {
 		return fmt.Errorf("pipe: set deadline: %w", ErrClosed)
 	}
-	err := c.t.SetReadDeadline(t)
 	c.rdl.Store(unixNano(t))
-	c.wake.kick()
-	return c.deadlineError(err)
+	c.deadlineChanged(waitRecv)
+	return nil
 }
 
 // SetWriteDeadline sets the deadline of sends.
@@ -366,10 +425,17 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.closed.Load() {
 		return fmt.Errorf("pipe: set deadline: %w", ErrClosed)
 	}
-	err := c.t.SetWriteDeadline(t)
 	c.wdl.Store(unixNano(t))
+	c.deadlineChanged(waitSend)
+	return nil
+}
+
+// deadlineChanged wakes the waits of the calls in progress, in ppoll and
+// in the netpoller (of sends, receives or both, as dirs says), which then
+// apply the new deadline.
+func (c *Conn) deadlineChanged(dirs int) {
 	c.wake.kick()
-	return c.deadlineError(err)
+	c.kickWaiters(dirs)
 }
 
 // unixNano is t as a deadline for waitDirect: 0 for none.
@@ -383,13 +449,6 @@ func unixNano(t time.Time) int64 {
 	return 1 // long ago
 }
 
-func (c *Conn) deadlineError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return c.ioError("set deadline", err)
-}
-
 // ioError names the operation and turns the poller's "closed" errors into
 // ErrClosed.
 func (c *Conn) ioError(op string, err error) error {
@@ -401,27 +460,18 @@ func (c *Conn) ioError(op string, err error) error {
 
 // doRead is the RawConn read callback: read or readv into c.riov until at
 // least c.rmin bytes have come in (counted in c.rn), end of file or an
-// error. When the kernel has nothing more, it waits in ppoll and reads again
-// (waitDirect); returning false hands the wait to the netpoller, which calls
-// it again once the descriptor is readable (or a deadline passes, or the
-// connection is closed).
-//
-// The netpoller is edge-triggered: it reports only what happens after the
-// call began (RawConn.Read resets its state). So doRead hands over only
-// after a read said EAGAIN or a ppoll found nothing pending, never right
-// after a short read: an end of file that came with the bytes just read
-// would raise no new event, and the wait would last forever.
+// error (c.rerrno). When the kernel has nothing more, it waits (await) and
+// reads again. It always returns true: the descriptor is not in the
+// netpoller, so RawConn.Read cannot wait for it.
 func (c *Conn) doRead(fd uintptr) bool {
 	if c.rpollFirst {
-		// The last receive had to wait: the peer is probably answering
-		// requests one at a time, so wait before reading rather than
-		// paying for a read that only says EAGAIN.
+		// The last read emptied the kernel's queue: the next one would
+		// most likely say EAGAIN (a peer answering requests one at a
+		// time, or a receiver keeping up with a stream), so wait first.
 		c.rpollFirst = false
-		switch c.waitDirect(fd, unix.POLLIN, &c.rdl, &c.rpfd) {
-		case waitReadyNow:
-			c.rwaited = false // data was there: read first next time
-		case waitIdle:
-			return false
+		if err := c.await(fd, waitRecv); err != nil {
+			c.rerrno = err
+			return true
 		}
 	}
 	for {
@@ -437,11 +487,12 @@ func (c *Conn) doRead(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			c.rwaited = true
-			if c.waitDirect(fd, unix.POLLIN, &c.rdl, &c.rpfd) >= waitReadyNow {
-				continue
+			c.rdrained = true
+			if err := c.await(fd, waitRecv); err != nil {
+				c.rerrno = err
+				return true
 			}
-			return false
+			continue
 		default:
 			c.rerrno = err
 			return true
@@ -449,16 +500,19 @@ func (c *Conn) doRead(fd uintptr) bool {
 		if n == 0 {
 			return true // end of file
 		}
+		// A read that did not fill its vectors took all the kernel had.
+		c.rdrained = n < c.rroom
+		c.rroom -= n
 		c.rn += n
 		if c.rn >= c.rmin {
 			return true
 		}
 		c.riov = advance(c.riov, n)
 		// A short read: the kernel has nothing more for now.
-		if c.waitDirect(fd, unix.POLLIN, &c.rdl, &c.rpfd) == waitIdle {
-			return false
+		if err := c.await(fd, waitRecv); err != nil {
+			c.rerrno = err
+			return true
 		}
-		// Ready, or ppoll could not run: read again.
 	}
 }
 
@@ -476,19 +530,28 @@ func advance(v [][]byte, n int) [][]byte {
 	return v
 }
 
-// read reads into a, then b (b may be nil), until at least min bytes have
-// come in or the stream ends, and returns the byte count; 0 with a nil error
-// is end of file. Bytes that arrived before an error are returned first; the
-// error comes back on the next call.
-func (c *Conn) read(a, b []byte, min int) (int, error) {
+// read reads into a, then b, then d (b and d may be empty), until at least
+// min bytes have come in or the stream ends, and returns the byte count; 0
+// with a nil error is end of file. Bytes that arrived before an error are
+// returned first; the error comes back on the next call.
+func (c *Conn) read(a, b, d []byte, min int) (int, error) {
 	c.riov = append(c.riov[:0:cap(c.riov)], a)
 	if len(b) > 0 {
 		c.riov = append(c.riov, b)
 	}
+	if len(d) > 0 {
+		c.riov = append(c.riov, d)
+	}
 	base := c.riov
 	c.rn, c.rmin, c.rerrno = 0, min, nil
-	c.rpollFirst = c.rwaited
-	err := c.rc.Read(c.readFn)
+	c.rroom = len(a) + len(b) + len(d)
+	c.rpollFirst = c.rdrained
+	var err error
+	if deadlinePassed(&c.rdl) {
+		err = os.ErrDeadlineExceeded // as net.Conn: even if bytes are there
+	} else {
+		err = c.rc.Read(c.readFn)
+	}
 	for i := range base {
 		base[i] = nil // do not keep the caller's buffer alive
 	}
@@ -506,11 +569,9 @@ func (c *Conn) read(a, b []byte, min int) (int, error) {
 }
 
 // doWrite is the RawConn write callback: writev c.wiov until it is all
-// written, recording progress in c.wn. When the kernel buffer is full (a
-// short write, or EAGAIN) it waits in ppoll (waitDirect) and writes again;
-// returning false hands the wait to the netpoller. Unlike a receive, a send
-// may hand over right after a short write: the buffer is full then, and the
-// room that opens later raises a netpoller event.
+// written, recording progress in c.wn, or an error (c.werrno). When the
+// kernel buffer is full (a short write, or EAGAIN) it waits (await) and
+// writes again. It always returns true, as doRead does.
 func (c *Conn) doWrite(fd uintptr) bool {
 	for len(c.wiov) > 0 {
 		var n int
@@ -534,8 +595,9 @@ func (c *Conn) doWrite(fd uintptr) bool {
 			c.werrno = err
 			return true
 		}
-		if c.waitDirect(fd, unix.POLLOUT, &c.wdl, &c.wpfd) < waitReadyNow {
-			return false
+		if err := c.await(fd, waitSend); err != nil {
+			c.werrno = err
+			return true
 		}
 	}
 	return true
@@ -549,7 +611,12 @@ func (c *Conn) write(hdr, p []byte) (int, error) {
 	}
 	base := c.wiov
 	c.wn, c.werrno = 0, nil
-	err := c.rc.Write(c.writeFn)
+	var err error
+	if deadlinePassed(&c.wdl) {
+		err = os.ErrDeadlineExceeded
+	} else {
+		err = c.rc.Write(c.writeFn)
+	}
 	for i := range base {
 		base[i] = nil // do not keep the caller's buffer alive
 	}

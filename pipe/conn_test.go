@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -717,5 +718,102 @@ func TestWaitMovesToNetpoller(t *testing.T) {
 			must(t, w.SendBytes([]byte("x")))
 			must(t, <-polled)
 		})
+	}
+}
+
+// netpollerFDs returns the descriptors registered with any epoll instance of
+// this process (the runtime's netpoller is one), from /proc/self/fdinfo.
+func netpollerFDs(t *testing.T) map[int]bool {
+	t.Helper()
+	fds := map[int]bool{}
+	entries, err := os.ReadDir("/proc/self/fd")
+	must(t, err)
+	found := false
+	for _, e := range entries {
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil || target != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		found = true
+		for _, line := range strings.Split(string(info), "\n") {
+			var fd int
+			if _, err := fmt.Sscanf(line, "tfd: %d", &fd); err == nil {
+				fds[fd] = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no epoll instance in /proc/self/fd: is the netpoller not running?")
+	}
+	return fds
+}
+
+// TestNotInNetpoller: a connection's descriptor stays out of the runtime's
+// netpoller, whatever made it (a netpoller-registered descriptor wakes the
+// polling thread at every edge), also after waits that went through the
+// netpoller on a duplicate; Poll's duplicates are registered while they
+// wait, as a check that netpollerFDs sees registrations.
+func TestNotInNetpoller(t *testing.T) {
+	inModes(t, func(t *testing.T, m waitMode) {
+		for _, tr := range transports() {
+			r, w := tr.pair(t, pipe.DefaultConfig())
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.RecvBytes(0)
+				done <- err
+			}()
+			time.Sleep(30 * time.Millisecond) // past the ppoll limit in netpoll mode
+			must(t, w.SendBytes([]byte("x")))
+			must(t, <-done)
+			before := netpollerFDs(t)
+			polling := make(chan bool, 1)
+			go func() { ok, _ := r.Poll(-1); polling <- ok }()
+			waitBlocked(t, "Poll")
+			reg := netpollerFDs(t)
+			for _, c := range []*pipe.Conn{r, w} {
+				if reg[c.Fileno()] {
+					t.Fatalf("%s: descriptor %d is in the netpoller", tr.name, c.Fileno())
+				}
+			}
+			if !m.direct {
+				n := 0
+				for fd := range reg {
+					if !before[fd] {
+						n++
+					}
+				}
+				if n == 0 {
+					t.Fatalf("%s: Poll's duplicate not seen in the netpoller", tr.name)
+				}
+			}
+			must(t, w.SendBytes([]byte("y")))
+			if !<-polling {
+				t.Fatalf("%s: Poll returned false", tr.name)
+			}
+		}
+	})
+}
+
+// TestPipeSendBuffer: Pipe(true) enlarges the socket send buffers, as far as
+// net.core.wmem_max allows (Linux doubles the value set).
+func TestPipeSendBuffer(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	must(t, err)
+	var wmemMax int
+	_, err = fmt.Sscan(string(b), &wmemMax)
+	must(t, err)
+	a, c, err := pipe.Pipe(true)
+	must(t, err)
+	closeAll(t, a, c)
+	for _, x := range []*pipe.Conn{a, c} {
+		got, err := unix.GetsockoptInt(x.Fileno(), unix.SOL_SOCKET, unix.SO_SNDBUF)
+		must(t, err)
+		if want := 2 * min(pipe.PipeSendBuffer, wmemMax); got != want {
+			t.Fatalf("SO_SNDBUF = %d, want %d", got, want)
+		}
 	}
 }

@@ -26,7 +26,9 @@
 // 20 ms, as a blocking read would, which makes a round trip between two
 // processes as fast as with plain blocking system calls; a longer wait
 // parks the goroutine in the Go runtime's netpoller, where it holds no OS
-// thread. Close and deadlines end either kind of wait. Receives read ahead
+// thread (on a duplicate of the descriptor: the connection's own descriptor
+// stays out of the netpoller, whose thread it would wake at every batch of
+// bytes). Close and deadlines end either kind of wait. Receives read ahead
 // (Config.ReadBufferSize), so a stream of small messages costs about one
 // system call per batch.
 //

@@ -36,9 +36,20 @@ func SendLongForm(c *Conn, p []byte) error { return c.sendFrame(p, true) }
 // Buffered returns how many read-ahead bytes c holds.
 func Buffered(c *Conn) int64 { return c.buffered.Load() }
 
+// DirectReceives returns how many receives of c tried to read a header and
+// payload with one readv (RecvBytesInto after a large message).
+func DirectReceives(c *Conn) int {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.rdirect
+}
+
 // WaiterCount returns the number of Poll/Wait waiters registered on c.
 func WaiterCount(c *Conn) int {
 	c.waitMu.Lock()
 	defer c.waitMu.Unlock()
 	return len(c.waiters)
 }
+
+// PipeSendBuffer is the SO_SNDBUF Pipe(true) asks for.
+const PipeSendBuffer = pipeSendBuffer

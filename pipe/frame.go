@@ -19,9 +19,14 @@ import (
 // header and the payloads of small messages usually arrive with the read
 // that fetched an earlier message. A payload that is not all buffered yet is
 // read straight into its destination with readv, the second vector being the
-// read-ahead buffer, which picks up the following header. With read-ahead
-// disabled every read stops exactly at the end of the header or payload it
-// wants, as CPython's do.
+// read-ahead buffer, which picks up the following header. After a large
+// message RecvBytesInto goes further (recvDirect): with nothing buffered it
+// reads the next header, the payload (into the caller's buffer) and a little
+// read-ahead with one readv, so a stream of large messages costs one read
+// per message even when the receiver keeps up with the sender; bytes past
+// the message that land in the caller's buffer are moved to the read-ahead
+// buffer. With read-ahead disabled every read stops exactly at the end of
+// the header or payload it wants, as CPython's do.
 //
 // Nothing is allocated from a length read off the wire before it has been
 // checked against the receive's maximum, and a large message (over
@@ -125,6 +130,13 @@ func (c *Conn) RecvBytes(maxLength int) ([]byte, error) {
 // fits is accepted whatever its length; one that does not fit and is longer
 // than the Config's MaxMessageSize fails with ErrMessageTooLarge, as in
 // RecvBytes.
+//
+// Unlike CPython's, RecvBytesInto may use buf past the message (and all of
+// it when it fails) as scratch space: after a message longer than the
+// read-ahead buffer it reads the next message with one readv whose payload
+// vector is buf, up to the length of the last message, so the bytes of
+// following messages may land there before they are moved to the read-ahead
+// buffer. Their contents past the returned length are unspecified.
 func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -133,7 +145,15 @@ func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
 	if int64(len(buf)) > limit {
 		limit = int64(len(buf))
 	}
-	size, err := c.recvHeader(limit)
+	if err := c.recvReady(); err != nil {
+		return 0, err
+	}
+	if c.rlarge && c.rpos == c.rend && len(buf) > c.rsize && c.cfg.ReadBufferSize > 0 {
+		if n, done, err := c.recvDirect(buf, limit); done {
+			return n, err
+		}
+	}
+	size, err := c.readHeader(limit)
 	if err != nil {
 		return 0, err
 	}
@@ -150,22 +170,112 @@ func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
 	return 0, &BufferTooShortError{Message: msg, BufLen: len(buf)}
 }
 
+// recvDirect is RecvBytesInto after a large message, with nothing buffered:
+// one readv takes the next header into rbuf, the payload straight into buf
+// and a little read-ahead into rbuf behind the header, so a stream of large
+// messages costs one read per message (the kernel permitting), not a header
+// read plus a payload read. The payload vector is as long as the last
+// message (at most len(buf)): a message of the same size arrives whole and
+// nothing beyond it is read into buf.
+//
+// With done, the message has been received (or the receive failed) and n,
+// err are RecvBytesInto's results. Without, whatever was read is buffered
+// in rbuf, header first, and the ordinary path takes it from there: a long
+// or invalid header, a message longer than buf or the limit, or a header
+// cut short by an error or end of file. Either way buf past the message may
+// have been overwritten; bytes read into it that belong to later messages
+// are moved into rbuf (stash).
+func (c *Conn) recvDirect(buf []byte, limit int64) (n int, done bool, err error) {
+	c.rdirect++
+	want := min(len(buf), max(c.rlast, 1))
+	ahead := c.rbuf[shortHeaderLen:min(len(c.rbuf), shortHeaderLen+aheadLarge)]
+	c.rpos, c.rend = 0, 0
+	got, err := c.read(c.rbuf[:shortHeaderLen], buf[:want], ahead, shortHeaderLen)
+	if err != nil {
+		return 0, true, err // nothing was read: the stream is in step
+	}
+	if got == 0 {
+		return 0, true, io.EOF
+	}
+	if got < shortHeaderLen {
+		c.rend = got // part of a header: fill reads the rest
+		return 0, false, nil
+	}
+	inBuf := min(got-shortHeaderLen, want)
+	inAhead := got - shortHeaderLen - inBuf // read-ahead bytes at rbuf[shortHeaderLen:]
+	l := int32(binary.BigEndian.Uint32(c.rbuf))
+	if l < 0 || int64(l) > limit || int(l) > len(buf) {
+		c.stash(shortHeaderLen, buf[:inBuf], inAhead)
+		return 0, false, nil
+	}
+	size := int(l)
+	if inBuf > size {
+		// The message is whole, and later ones began: buffer those.
+		c.stash(0, buf[size:inBuf], inAhead)
+	} else {
+		// The read-ahead bytes follow buf[:inBuf] in the stream; if buf's
+		// vector was filled, the first of them may still be payload.
+		k := 0
+		if inBuf == want {
+			k = min(inAhead, size-inBuf)
+			copy(buf[inBuf:], c.rbuf[shortHeaderLen:shortHeaderLen+k])
+		}
+		c.rpos, c.rend = shortHeaderLen+k, shortHeaderLen+inAhead
+		if have := inBuf + k; have < size {
+			if err := c.recvPayload(buf[have:size]); err != nil {
+				return 0, true, c.broken(err)
+			}
+		}
+	}
+	c.rlast, c.rlarge = size, size > c.rsize
+	return size, true, nil
+}
+
+// stash makes rbuf hold, from its start, its first keep bytes, then mid,
+// then the n read-ahead bytes that recvDirect left at
+// rbuf[shortHeaderLen:]. rbuf is lengthened if they do not fit: it then
+// keeps that capacity (recvReady shortens it again once it is empty), so
+// its memory is bounded by the longest buffer passed to RecvBytesInto.
+func (c *Conn) stash(keep int, mid []byte, n int) {
+	end := keep + len(mid) + n
+	if end > len(c.rbuf) {
+		if end <= cap(c.rbuf) {
+			c.rbuf = c.rbuf[:end]
+		} else {
+			nb := make([]byte, max(end, 2*len(c.rbuf)))
+			copy(nb, c.rbuf[:shortHeaderLen+n])
+			c.rbuf = nb
+		}
+	}
+	copy(c.rbuf[keep+len(mid):], c.rbuf[shortHeaderLen:shortHeaderLen+n])
+	copy(c.rbuf[keep:], mid)
+	c.rpos, c.rend = 0, end
+}
+
 // recvHeader checks that the connection can receive, reads the next frame
 // header and checks its length against limit. The caller holds rmu and
 // publishes the buffer state when done. Any error after the header was
 // consumed has already been made sticky.
 func (c *Conn) recvHeader(limit int64) (int64, error) {
+	if err := c.recvReady(); err != nil {
+		return 0, err
+	}
+	return c.readHeader(limit)
+}
+
+// recvReady checks that the connection can receive and sets up rbuf.
+func (c *Conn) recvReady() error {
 	if !c.readable.Load() {
 		if c.closed.Load() {
-			return 0, fmt.Errorf("pipe: recv: %w", ErrClosed)
+			return fmt.Errorf("pipe: recv: %w", ErrClosed)
 		}
-		return 0, ErrNotReadable
+		return ErrNotReadable
 	}
 	if c.closed.Load() {
-		return 0, fmt.Errorf("pipe: recv: %w", ErrClosed)
+		return fmt.Errorf("pipe: recv: %w", ErrClosed)
 	}
 	if c.rerr != nil {
-		return 0, c.rerr
+		return c.rerr
 	}
 	if c.rbuf == nil {
 		n := c.cfg.ReadBufferSize
@@ -173,8 +283,17 @@ func (c *Conn) recvHeader(limit int64) (int64, error) {
 			n = exactBufLen
 		}
 		c.rbuf = make([]byte, n)
+		c.rsize = n
+	} else if len(c.rbuf) > c.rsize && c.rpos == c.rend {
+		c.rbuf = c.rbuf[:c.rsize] // lengthened by stash, now empty
+		c.rpos, c.rend = 0, 0
 	}
+	return nil
+}
 
+// readHeader reads the next frame header and checks its length against
+// limit (recvHeader after recvReady).
+func (c *Conn) readHeader(limit int64) (int64, error) {
 	// The header stays in the buffer until it is complete, so a deadline or
 	// an interrupted read here leaves the stream in step.
 	if err := c.fill(shortHeaderLen); err != nil {
@@ -224,7 +343,7 @@ func (c *Conn) fill(need int) error {
 			// is read straight into its destination, not copied.
 			end = min(end, c.rpos+need+aheadLarge)
 		}
-		n, err := c.read(c.rbuf[c.rend:end], nil, need-have)
+		n, err := c.read(c.rbuf[c.rend:end], nil, nil, need-have)
 		if err != nil {
 			return err
 		}
@@ -241,7 +360,7 @@ func (c *Conn) fill(need int) error {
 
 // recvPayload fills dst with the payload, from the buffer first.
 func (c *Conn) recvPayload(dst []byte) error {
-	c.rlarge = len(dst) > len(c.rbuf)
+	c.rlast, c.rlarge = len(dst), len(dst) > c.rsize
 	k := copy(dst, c.rbuf[c.rpos:c.rend])
 	c.rpos += k
 	for k < len(dst) {
@@ -255,7 +374,7 @@ func (c *Conn) recvPayload(dst []byte) error {
 				ahead = ahead[:aheadLarge]
 			}
 		}
-		n, err := c.read(dst[k:], ahead, len(dst)-k)
+		n, err := c.read(dst[k:], ahead, nil, len(dst)-k)
 		if err != nil {
 			return err
 		}

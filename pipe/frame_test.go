@@ -429,3 +429,239 @@ func TestReadDeadlineInsideMessage(t *testing.T) {
 		expectErr(t, err, os.ErrDeadlineExceeded) // sticky
 	})
 }
+
+// A wireMsg is one message of a test stream: its payload, and whether it
+// goes with the long-form header.
+type wireMsg struct {
+	p    []byte
+	long bool
+}
+
+func (m wireMsg) frame() []byte {
+	if m.long {
+		return append(longHeader(uint64(len(m.p))), m.p...)
+	}
+	return append(shortHeader(int32(len(m.p))), m.p...)
+}
+
+// afterLarge is a stream in groups, for RecvBytesInto with a 3*l buffer
+// after a message of l bytes, more than the read-ahead buffer holds. Each
+// group starts after a large message, so its first receive reads header
+// and payload with one readv (recvDirect) when the group is written only
+// once the ones before it were received: every way the next frame can
+// differ from the last one.
+func afterLarge(l int) [][]wireMsg {
+	var s [][]wireMsg
+	seed := byte(0)
+	msg := func(n int, long bool) wireMsg {
+		seed++
+		return wireMsg{pattern(n, seed), long}
+	}
+	group := func(m ...wireMsg) { s = append(s, m) }
+	short := func(k, n int) []wireMsg {
+		var g []wireMsg
+		for range k {
+			g = append(g, msg(n, false))
+		}
+		return g
+	}
+	group(msg(l, false))
+	group(msg(l, false))       // same size: read whole by one readv
+	group(msg(l+l/2, false))   // longer: continues in the read-ahead area
+	group(msg(l+l/2+1, false)) // and longer than the last one again
+	// Short ones: bytes of later messages land in buf.
+	group(append(short(10, 7), msg(l, false))...)
+	// More short ones than the read-ahead buffer holds.
+	group(append(short(l/20, 50), msg(l, false))...)
+	group(msg(l, true), msg(l, false))    // long-form header
+	group(msg(4*l, false), msg(l, false)) // does not fit: BufferTooShortError
+	group(msg(0, false), msg(l, false))
+	group(msg(3*l, false), msg(1, false)) // fills buf exactly
+	return s
+}
+
+// TestRecvIntoAfterLarge receives afterLarge streams, each group written
+// once the ones before it were received, or the whole stream written in
+// uneven pieces while the receiver reads. Every third message after the
+// first of its group is received with RecvBytes.
+func TestRecvIntoAfterLarge(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		l := max(cfg.ReadBufferSize, 64) + 200
+		for _, grouped := range []bool{true, false} {
+			groups := afterLarge(l)
+			r, w := tr.pair(t, cfg)
+			must(t, r.SetReadDeadline(time.Now().Add(20*time.Second)))
+			f, err := w.File()
+			must(t, err)
+			must(t, w.Close())
+			defer f.Close()
+			writer := func(wire []byte, piece int) chan error {
+				done := make(chan error, 1)
+				go func() {
+					for len(wire) > 0 {
+						n := min(len(wire), piece)
+						if _, err := f.Write(wire[:n]); err != nil {
+							done <- err
+							return
+						}
+						wire = wire[n:]
+						piece = 1 + (piece*7)%(3*l+17)
+					}
+					done <- nil
+				}()
+				return done
+			}
+			var all []byte
+			for _, g := range groups {
+				for _, m := range g {
+					all = append(all, m.frame()...)
+				}
+			}
+			var done chan error
+			if !grouped {
+				done = writer(all, 1)
+			}
+			buf := make([]byte, 3*l)
+			for gi, g := range groups {
+				if grouped {
+					var wire []byte
+					for _, m := range g {
+						wire = append(wire, m.frame()...)
+					}
+					done = writer(wire, len(wire))
+				}
+				for i, m := range g {
+					if i%3 == 2 {
+						got, err := r.RecvBytes(0)
+						if err != nil {
+							t.Fatalf("grouped=%v group %d message %d (%d bytes): %v", grouped, gi, i, len(m.p), err)
+						}
+						expectBytes(t, got, m.p)
+						continue
+					}
+					n, err := r.RecvBytesInto(buf)
+					if len(m.p) > len(buf) {
+						var e *pipe.BufferTooShortError
+						if !errors.As(err, &e) {
+							t.Fatalf("grouped=%v group %d message %d (%d bytes into %d): got %v, want BufferTooShortError", grouped, gi, i, len(m.p), len(buf), err)
+						}
+						expectBytes(t, e.Message, m.p)
+						continue
+					}
+					if err != nil {
+						t.Fatalf("grouped=%v group %d message %d (%d bytes): %v", grouped, gi, i, len(m.p), err)
+					}
+					expectBytes(t, buf[:n], m.p)
+				}
+				if grouped {
+					must(t, <-done)
+					if b := pipe.Buffered(r); b != 0 {
+						t.Fatalf("group %d: %d bytes still buffered", gi, b)
+					}
+				}
+			}
+			if !grouped {
+				must(t, <-done)
+			}
+			f.Close()
+			_, err = r.RecvBytesInto(buf)
+			if err != io.EOF {
+				t.Fatalf("grouped=%v: after the stream: %v, want io.EOF", grouped, err)
+			}
+			if !grouped {
+				continue
+			}
+			want := len(groups) - 1
+			if cfg.ReadBufferSize == 0 {
+				want = 0
+			}
+			if d := pipe.DirectReceives(r); d != want {
+				t.Fatalf("%d direct receives, want %d (one per group after the first)", d, want)
+			}
+		}
+	})
+}
+
+// TestRecvIntoAfterLargeEnds: the ends and failures of a receive that reads
+// header and payload with one readv (after a large message) are those of
+// any receive: end of file clean or inside a message, a deadline before or
+// inside the header (in step) or inside the payload (sticky), a message over
+// the maximum.
+func TestRecvIntoAfterLargeEnds(t *testing.T) {
+	forEach(t, func(t *testing.T, tr transport, cfg *pipe.Config) {
+		l := max(cfg.ReadBufferSize, 64) + 200
+		big := pattern(l, 1)
+		buf := make([]byte, 3*l)
+		start := func() (r *pipe.Conn, write func([]byte), hangUp func()) {
+			r, w := tr.pair(t, cfg)
+			must(t, r.SetReadDeadline(time.Now().Add(20*time.Second)))
+			write, hangUp = rawWriter(t, w)
+			write(append(shortHeader(int32(l)), big...))
+			n, err := r.RecvBytesInto(buf)
+			must(t, err)
+			expectBytes(t, buf[:n], big)
+			return r, write, hangUp
+		}
+		ends := []struct {
+			name string
+			wire []byte
+			want error
+		}{
+			{"clean", nil, io.EOF},
+			{"inside header", []byte{0, 0}, io.ErrUnexpectedEOF},
+			{"after header", shortHeader(int32(l)), io.ErrUnexpectedEOF},
+			{"inside payload", append(shortHeader(int32(l)), big[:l/2]...), io.ErrUnexpectedEOF},
+			{"inside long header", longHeader(uint64(l))[:7], io.ErrUnexpectedEOF},
+		}
+		for _, tc := range ends {
+			r, write, hangUp := start()
+			if len(tc.wire) > 0 {
+				write(tc.wire)
+			}
+			hangUp()
+			for range 2 { // the error repeats
+				_, err := r.RecvBytesInto(buf)
+				if err != tc.want && (tc.want == io.EOF || !errors.Is(err, tc.want)) {
+					t.Fatalf("%s: got %v, want %v", tc.name, err, tc.want)
+				}
+			}
+		}
+
+		// Deadlines: before anything, inside the header, inside the payload.
+		r, write, _ := start()
+		for _, wire := range [][]byte{nil, {0, 0}} {
+			if wire != nil {
+				write(wire)
+			}
+			must(t, r.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+			_, err := r.RecvBytesInto(buf)
+			expectErr(t, err, os.ErrDeadlineExceeded)
+		}
+		write(append(binary.BigEndian.AppendUint16(nil, uint16(l)), big...))
+		must(t, r.SetReadDeadline(time.Time{}))
+		n, err := r.RecvBytesInto(buf)
+		must(t, err)
+		expectBytes(t, buf[:n], big)
+		write(append(shortHeader(int32(l)), big[:10]...))
+		must(t, r.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+		_, err = r.RecvBytesInto(buf)
+		expectErr(t, err, os.ErrDeadlineExceeded)
+		write(big[10:])
+		must(t, r.SetReadDeadline(time.Time{}))
+		_, err = r.RecvBytesInto(buf)
+		expectErr(t, err, os.ErrDeadlineExceeded) // sticky
+
+		// Over the maximum: refused, not consumed.
+		small := *cfg
+		small.MaxMessageSize = int64(2 * l)
+		r, w := tr.pair(t, &small)
+		write, _ = rawWriter(t, w)
+		write(append(shortHeader(int32(l)), big...))
+		n, err = r.RecvBytesInto(buf[:2*l])
+		must(t, err)
+		expectBytes(t, buf[:n], big)
+		write(append(shortHeader(int32(2*l+1)), big...))
+		_, err = r.RecvBytesInto(buf[:2*l])
+		expectErr(t, err, pipe.ErrMessageTooLarge)
+	})
+}

@@ -56,9 +56,9 @@ func (c *Conn) Poll(timeout time.Duration) (bool, error) {
 	if ready, err := c.readyNow(); ready || err != nil || timeout == 0 {
 		return ready, err
 	}
-	w, err := c.newWaiter()
+	w, err := c.newWaiter(0)
 	if err != nil {
-		return false, err
+		return false, c.ioError("poll", err)
 	}
 	defer c.dropWaiter(w)
 	ready, err := w.wait(deadline)
@@ -103,12 +103,12 @@ func Wait(conns []*Conn, timeout time.Duration) ([]*Conn, error) {
 		}
 	}()
 	for _, c := range conns {
-		w, err := c.newWaiter()
+		w, err := c.newWaiter(0)
 		if err != nil {
 			if errors.Is(err, ErrClosed) {
 				return []*Conn{c}, nil
 			}
-			return nil, err
+			return nil, c.ioError("poll", err)
 		}
 		waiters = append(waiters, w)
 	}
@@ -179,7 +179,7 @@ func (c *Conn) readyNow() (bool, error) {
 		return true, nil
 	}
 	ready, perr := false, error(nil)
-	if err := c.rc.Control(func(fd uintptr) { ready, perr = pollReadable(fd) }); err != nil {
+	if err := c.rc.Control(func(fd uintptr) { ready, perr = pollReady(fd, unix.POLLIN) }); err != nil {
 		return false, c.ioError("poll", err)
 	}
 	if perr != nil {
@@ -201,10 +201,10 @@ func (c *Conn) pollDirect(deadline int64) (waitResult, error) {
 	return res, nil
 }
 
-// pollReadable is one poll(2) with a zero timeout. Hang-up and error
-// conditions count as readable: a receive returns at once.
-func pollReadable(fd uintptr) (bool, error) {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+// pollReady is one poll(2) for events with a zero timeout. Hang-up and
+// error conditions count as ready: a receive or send returns at once.
+func pollReady(fd uintptr, events int16) (bool, error) {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
 	for {
 		n, err := unix.Poll(pfd, 0)
 		if err == unix.EINTR {
@@ -229,35 +229,43 @@ func deadlineAfter(timeout time.Duration) time.Time {
 // aLongTimeAgo is a deadline in the past, which wakes a waiter at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// A waiter waits for a connection to become readable on its own duplicate
-// of the connection's descriptor.
+// A waiter waits in the netpoller for a connection to become readable (for
+// Poll and Wait, or a receive) or writable (a send), on its own duplicate
+// of the connection's descriptor, registered with the netpoller while the
+// waiter lives: the connection's own descriptor is not in the netpoller
+// (see Conn). Poll and Wait make one per call; receives and sends keep
+// theirs between waits (waitNetpoll). A receive's or send's waiter is woken
+// when the connection's deadline changes (and is then replaced by one that
+// applies the new deadline); every waiter is woken for good by Close.
 type waiter struct {
-	f  *os.File
-	rc syscall.RawConn
+	f   *os.File
+	rc  syscall.RawConn
+	dir int // 0 (Poll, Wait), waitRecv or waitSend
 
 	mu        sync.Mutex // orders wait's deadline before cancel's
 	cancelled bool
 }
 
 // newWaiter duplicates c's descriptor and registers the waiter with c, so
-// that Close cancels it.
-func (c *Conn) newWaiter() (*waiter, error) {
+// that Close (and, for dir waitRecv or waitSend, a deadline change) cancels
+// it.
+func (c *Conn) newWaiter(dir int) (*waiter, error) {
 	fd, err := dupOf(c.rc)
 	if err != nil {
-		return nil, c.ioError("poll", err)
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "mproc-poll") // nonblocking: netpoller-registered
+	f := os.NewFile(uintptr(fd), "mproc-wait") // nonblocking: netpoller-registered
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("pipe: poll: %w", err)
+		return nil, err
 	}
-	w := &waiter{f: f, rc: rc}
+	w := &waiter{f: f, rc: rc, dir: dir}
 	c.waitMu.Lock()
 	if c.closed.Load() {
 		c.waitMu.Unlock()
 		f.Close()
-		return nil, fmt.Errorf("pipe: poll: %w", ErrClosed)
+		return nil, ErrClosed
 	}
 	if c.waiters == nil {
 		c.waiters = make(map[*waiter]struct{})
@@ -275,43 +283,86 @@ func (c *Conn) dropWaiter(w *waiter) {
 	w.f.Close()
 }
 
-// cancelWaiters wakes every waiter of c (Close calls it).
+// cancelWaiters wakes every waiter of c and closes the descriptors of the
+// receive and send waiters, which a connection keeps between waits (Close
+// calls it). A waiter's descriptor closed while it waits makes the wait
+// fail (the caller sees c closed and returns ErrClosed), and dropWaiter
+// closing it again does no harm.
 func (c *Conn) cancelWaiters() {
 	c.waitMu.Lock()
 	defer c.waitMu.Unlock()
 	for w := range c.waiters {
 		w.cancel()
+		if w.dir != 0 {
+			w.f.Close()
+			delete(c.waiters, w)
+		}
+	}
+}
+
+// kickWaiters wakes the waiters of c whose direction is in dirs (-1: all).
+func (c *Conn) kickWaiters(dirs int) {
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
+	for w := range c.waiters {
+		if dirs == -1 || w.dir&dirs != 0 {
+			w.cancel()
+		}
 	}
 }
 
 // wait blocks until the descriptor is readable (true), the deadline passes
 // or the waiter is cancelled (false).
 func (w *waiter) wait(deadline time.Time) (bool, error) {
+	ready, err := w.waitFor(unix.POLLIN, func() time.Time { return deadline })
+	if err != nil {
+		return false, fmt.Errorf("pipe: poll: %w", err)
+	}
+	return ready, nil
+}
+
+// waitFor blocks until the descriptor reports events (true), the deadline
+// that deadline returns passes or the waiter is cancelled (false). The
+// deadline is read once the waiter is registered, so a deadline changed
+// before that is seen and one changed after it cancels the wait.
+func (w *waiter) waitFor(events int16, deadline func() time.Time) (bool, error) {
 	w.mu.Lock()
 	if w.cancelled {
 		w.mu.Unlock()
 		return false, nil
 	}
-	err := w.f.SetReadDeadline(deadline)
+	err := w.f.SetDeadline(deadline())
 	w.mu.Unlock()
 	if err != nil {
-		return false, fmt.Errorf("pipe: poll: %w", err)
+		return false, err
 	}
 	var perr error
-	err = w.rc.Read(func(fd uintptr) bool {
+	check := func(fd uintptr) bool {
 		var ready bool
-		ready, perr = pollReadable(fd)
+		ready, perr = pollReady(fd, events)
 		return ready || perr != nil
-	})
+	}
+	if events == unix.POLLOUT {
+		err = w.rc.Write(check)
+	} else {
+		err = w.rc.Read(check)
+	}
 	switch {
 	case err == nil && perr == nil:
 		return true, nil
 	case err == nil:
-		return false, fmt.Errorf("pipe: poll: %w", perr)
+		return false, perr
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return false, nil
 	}
-	return false, fmt.Errorf("pipe: poll: %w", err)
+	return false, err
+}
+
+// isCancelled reports whether cancel has been called.
+func (w *waiter) isCancelled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cancelled
 }
 
 // cancel makes a pending or future wait return false at once.
@@ -319,5 +370,5 @@ func (w *waiter) cancel() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.cancelled = true
-	w.f.SetReadDeadline(aLongTimeAgo)
+	w.f.SetDeadline(aLongTimeAgo)
 }

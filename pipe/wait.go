@@ -3,6 +3,7 @@
 package pipe
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Waiting for a descriptor: ppoll first, then the netpoller.
+// Waiting for a descriptor: ppoll first, then the netpoller (await).
 //
 // A receive that finds nothing to read (EAGAIN), or a send that finds the
 // kernel buffer full, has to wait. Parking the goroutine in the runtime's
@@ -27,17 +28,28 @@ import (
 // server with many connections does not hold many threads, and other
 // goroutines always have a P.
 //
-// ppoll also watches the connection's wake-up eventfd (wakeFD). Close and
-// every deadline change write to it, which ends every ppoll of the
-// connection at once: the wait then goes to the netpoller, which reports
-// the close or applies the new deadline exactly. ppoll is level-triggered,
-// so unlike the netpoller it also reports an end of file or data that was
-// already pending when the wait began.
+// The connection's own descriptor is never in the netpoller (see Conn): a
+// netpoller wait parks on a waiter, a duplicate registered with the
+// netpoller (poll.go), kept for the next wait until a wait ends in ppoll
+// again. The duplicate is registered before its first readiness check, and
+// epoll reports a descriptor that is ready when registered, so no edge is
+// lost. I/O callbacks never hand a wait to RawConn (the file is not
+// pollable): doRead and doWrite always return true.
 //
-// A receive whose last read had to wait calls ppoll before reading (doRead's
+// Deadlines and Close are this package's: the deadlines live in c.rdl and
+// c.wdl, each wait checks them, ppoll's timeout stops at them and a
+// waiter's file carries them. ppoll also watches the connection's wake-up
+// eventfd (wakeFD). Close and every deadline change write to it, which ends
+// every ppoll of the connection at once, and cancel the receive and send
+// waiters; the waits then check again. ppoll is level-triggered, so it also
+// reports an end of file or data that was already pending when the wait
+// began.
+//
+// A receive whose last read emptied the kernel's queue (EAGAIN, or a read
+// that did not fill its buffers) calls ppoll before reading (doRead's
 // rpollFirst): a peer answering requests one at a time leaves nothing to
-// read yet, and a read that says EAGAIN is a system call for nothing. A
-// ppoll that returns at once switches it back to reading first.
+// read yet, nor does a sender that a receiver keeps up with, and a read
+// that says EAGAIN is a system call for nothing.
 
 const (
 	// defaultDirectWaitMax bounds one wait in ppoll. Long enough that a
@@ -166,6 +178,85 @@ func (w *wakeFD) close() {
 		unix.Close(w.fd)
 		w.fd = -1
 	}
+}
+
+// Directions of a wait (waiter.dir, deadlineChanged).
+const (
+	waitRecv = 1 << iota
+	waitSend
+)
+
+// deadlinePassed reports whether the deadline in dl (UnixNano, 0 for none)
+// has passed.
+func deadlinePassed(dl *atomic.Int64) bool {
+	d := dl.Load()
+	return d != 0 && time.Now().UnixNano() >= d
+}
+
+// await blocks until c's descriptor fd can be read (dir waitRecv) or
+// written (waitSend), or has an error or hang-up pending, and fails with
+// os.ErrDeadlineExceeded once that direction's deadline has passed or
+// ErrClosed once c is closed. It waits in ppoll first (waitDirect), then in
+// the netpoller on a duplicate of fd (waitNetpoll). Close and deadline
+// changes wake both kinds of wait, which then check again.
+func (c *Conn) await(fd uintptr, dir int) error {
+	events, dl, pfd, slot := int16(unix.POLLIN), &c.rdl, &c.rpfd, &c.rwaiter
+	if dir == waitSend {
+		events, dl, pfd, slot = unix.POLLOUT, &c.wdl, &c.wpfd, &c.wwaiter
+	}
+	for {
+		if c.closed.Load() {
+			return ErrClosed
+		}
+		if deadlinePassed(dl) {
+			return os.ErrDeadlineExceeded
+		}
+		if c.waitDirect(fd, events, dl, pfd) >= waitReadyNow {
+			if *slot != nil {
+				// Waits end in ppoll again: take the descriptor
+				// out of the netpoller.
+				c.dropWaiter(*slot)
+				*slot = nil
+			}
+			return nil
+		}
+		if c.closed.Load() {
+			return ErrClosed
+		}
+		if deadlinePassed(dl) {
+			return os.ErrDeadlineExceeded
+		}
+		ready, err := c.waitNetpoll(dir, events, dl, slot)
+		if err != nil || ready {
+			return err
+		}
+	}
+}
+
+// waitNetpoll waits for events on a waiter (a duplicate of the descriptor
+// registered with the netpoller) until the deadline in dl. false: the
+// deadline passed, or the wait was cancelled (Close, or a deadline change).
+// The waiter is kept in *slot for the next wait of this direction (with
+// GOMAXPROCS=1 every wait comes here) until a wait ends in ppoll again; a
+// cancelled one is replaced.
+func (c *Conn) waitNetpoll(dir int, events int16, dl *atomic.Int64, slot **waiter) (bool, error) {
+	if w := *slot; w != nil && w.isCancelled() {
+		c.dropWaiter(w)
+		*slot = nil
+	}
+	if *slot == nil {
+		w, err := c.newWaiter(dir)
+		if err != nil {
+			return false, err
+		}
+		*slot = w
+	}
+	return (*slot).waitFor(events, func() time.Time {
+		if d := dl.Load(); d != 0 {
+			return time.Unix(0, d)
+		}
+		return time.Time{}
+	})
 }
 
 // The outcome of waitDirect.
