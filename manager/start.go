@@ -94,6 +94,8 @@ type childConfig struct {
 // Start runs a manager server in a child process and returns a client
 // connected to it (Python's manager.start()). The child is a daemon: it
 // dies with this process. Manager.Shutdown stops it and waits for it.
+// The child raises its own GOMAXPROCS when as many of its threads wait in
+// reads as it has Ps (many busy clients), so that a P stays free.
 func Start(ctx context.Context, cfg *StartConfig) (*Manager, error) {
 	if cfg == nil {
 		cfg = &StartConfig{}
@@ -224,6 +226,9 @@ func runChildServer(a *process.Args) error {
 		Serializer: cc.Serializer,
 	})
 	if err == nil {
+		// This process is the server alone: its GOMAXPROCS may follow
+		// the connections' blocked reads.
+		enableProcsGrowth()
 		err = s.Listen()
 	}
 	if err != nil {
