@@ -125,6 +125,9 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return fmt.Errorf("%w: already listening on %s", ErrConfig, s.addr)
 	}
+	if s.cfg.GrowProcs {
+		enableProcsGrowth()
+	}
 	var a Address
 	if s.cfg.Address == "" {
 		dir, err := os.MkdirTemp("", "mproc-manager-")

@@ -224,11 +224,9 @@ func runChildServer(a *process.Args) error {
 		HandshakeTimeout: cc.HandshakeTimeout, MaxConnections: cc.MaxConnections,
 		SessionGrace: cc.SessionGrace, LegacyChallenge: cc.LegacyChallenge, RefuseMD5: cc.RefuseMD5,
 		Serializer: cc.Serializer,
+		GrowProcs:  true, // this process is the server alone
 	})
 	if err == nil {
-		// This process is the server alone: its GOMAXPROCS may follow
-		// the connections' blocked reads.
-		enableProcsGrowth()
 		err = s.Listen()
 	}
 	if err != nil {

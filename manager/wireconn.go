@@ -119,8 +119,9 @@ var maxDirectReaders int32 = 256
 // maxDirectReaders (more readers than that wait in the netpoller, holding no
 // P).
 //
-// Only Start's child enables it (enableProcsGrowth): GOMAXPROCS belongs to
-// the whole process, and that process is the server alone.
+// Only a server with ServerConfig.GrowProcs enables it (enableProcsGrowth, at
+// Listen): GOMAXPROCS belongs to the whole process, so it is for a process
+// that is the server alone (Start's child, `mproc manager serve`).
 type procsGrowth struct {
 	mu   sync.Mutex
 	base int // GOMAXPROCS when enabled: the CPUs the process may use

@@ -19,6 +19,7 @@ func serveWithManager(ctx context.Context, c *cli, cfg managerConfig) error {
 	sc.Authkey = cfg.authkey
 	sc.AllowRemote = cfg.allowRemote
 	sc.Serializer = cfg.serializer
+	sc.GrowProcs = true // the server is this process's only work
 	if len(cfg.shared) > 0 {
 		sc.Registry = manager.SyncRegistry()
 		for id, base := range cfg.shared {
