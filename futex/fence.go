@@ -93,10 +93,13 @@ func EnablePlainRelease() bool {
 	return plainRelease
 }
 
-// CanFence reports whether Fence does anything here. A waiter on a word
-// that may be released with plain stores sleeps at most FenceDelay at a
-// time until it has called Fence; where CanFence is false, no process
-// releases with plain stores, and it need not.
+// CanFence reports whether Fence can work here. A waiter on a word that
+// may be released with plain stores sleeps at most FenceDelay at a time
+// until a Fence made after it counted itself has succeeded. Where CanFence
+// is false, no process of this kernel can register for plain releases,
+// and waiters need not fence. (A seccomp filter denying membarrier to some
+// processes only would break that: a waiter in such a process could then
+// miss a plain release, until its periodic check.)
 func CanFence() bool {
 	fenceOnce.Do(queryFence)
 	return canFence
@@ -105,9 +108,14 @@ func CanFence() bool {
 // Fence is the waiter's side of a plain-store release: called after the
 // waiter counted itself as a sleeper, before it reads the word it will
 // sleep on without a time limit. It costs a system call and an interrupt
-// of every CPU running a registered process (several µs in a VM).
-func Fence() {
-	if CanFence() {
-		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
+// of every CPU running a registered process (several µs in a VM). It
+// reports whether the fence was made; when it was not (membarrier missing
+// or failing, ENOMEM say), the waiter must keep its sleeps bounded by
+// FenceDelay.
+func Fence() bool {
+	if !CanFence() {
+		return false
 	}
+	_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
+	return e == 0
 }

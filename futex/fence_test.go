@@ -97,3 +97,17 @@ func TestPlainReleaseHandOff(t *testing.T) {
 	}
 	assert.Equal(t, int64(8000), held.Load())
 }
+
+// Waking a word whose memory is gone (a releaser that wakes after another
+// goroutine unmapped the object) wakes nobody and does not fail.
+func TestWakeUnmapped(t *testing.T) {
+	mem, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	word := (*uint32)(unsafe.Pointer(&mem[0]))
+	if err := unix.Munmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	assert.Equal(t, 0, futex.Wake(word, 1))
+}

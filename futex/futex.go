@@ -162,8 +162,18 @@ func WaitContext(ctx context.Context, addr *uint32, val uint32) error {
 		return err
 	}
 	deadline := DeadlineFrom(ctx)
-	stop := context.AfterFunc(ctx, func() { Wake(addr, -1) })
-	defer stop()
+	woken := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		Wake(addr, -1)
+		close(woken)
+	})
+	// The wake must be over before the caller returns: the word may be
+	// unmapped right after (a queue detached, an object closed).
+	defer func() {
+		if !stop() {
+			<-woken
+		}
+	}()
 	limit := DeadlineIn(cancelPoll)
 	if deadline == 0 || limit < deadline {
 		if err := Wait(addr, val, limit); err != ErrTimeout {
@@ -182,17 +192,23 @@ func WaitContext(ctx context.Context, addr *uint32, val uint32) error {
 }
 
 // Wake wakes at most n waiters sleeping on addr (n < 0 wakes all) and
-// returns how many it woke. Waking nobody is not an error.
+// returns how many it woke. Waking nobody is not an error, and neither is
+// an address that is no longer mapped (EFAULT: a releaser may wake after
+// another goroutine unmapped the object, and glibc ignores it too): Wake
+// returns 0 then.
 func Wake(addr *uint32, n int) int {
 	if n < 0 || n > 1<<31-1 {
 		n = 1<<31 - 1
 	}
 	r, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
 		opWake, uintptr(n), 0, 0, 0)
-	if e != 0 {
-		panic("futex: wake failed: " + e.Error())
+	switch e {
+	case 0:
+		return int(r)
+	case unix.EFAULT:
+		return 0
 	}
-	return int(r)
+	panic("futex: wake failed: " + e.Error())
 }
 
 // Load is atomic.LoadUint32, here so that callers of Wait read the word the

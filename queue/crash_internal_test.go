@@ -257,3 +257,51 @@ func (l *ownerLock) lock2(ctx context.Context, tag uint64) error {
 	_, err := l.lock(ctx, 0, tag)
 	return err
 }
+
+// A producer blocked on MaxSize is woken when a consumer counts a dead
+// producer's reservation out as lost (the room it frees is room too).
+func TestLostItemFreesMaxSizeRoom(t *testing.T) {
+	q := newTestQueue(t, 4096, 1)
+	r := q.b.r
+	reserveAsDead(t, r)
+	r.plock.unlock()
+	done := make(chan error, 1)
+	go func() { done <- q.Put(context.Background(), 7) }()
+	waitUntil(t, "the Put to sleep for room", func() bool { return atomic.LoadUint32(r.notFull.sleepers) > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*reapPoll)
+	// The Get reaps the lost item; it may then take the 7 the woken Put
+	// puts, or time out before it comes.
+	var got []int64
+	v, err := q.Get(ctx)
+	cancel()
+	if err == nil {
+		got = append(got, v)
+	} else {
+		require.ErrorIs(t, err, ErrEmpty)
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Put still blocked after the lost item left the count (qsize %d)", q.Qsize())
+	}
+	if len(got) == 0 {
+		v, err := q.Get(shortCtx(t))
+		require.NoError(t, err)
+		got = append(got, v)
+	}
+	assert.Equal(t, []int64{7}, got)
+	assert.Equal(t, 0, q.Qsize())
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -23,9 +23,12 @@ import (
 // A sleeper registers (sleepers++), clears pending, loads seq, re-checks
 // its condition and only then sleeps on seq. A signaller changes the
 // condition first and then, only if sleepers != 0 and it wins pending
-// 0 -> 1, bumps seq and wakes. All operations are sequentially consistent,
-// so either the sleeper's re-check sees the change or the signaller sees
-// the sleeper: no wake-up is lost. A sleeper that registers after a wake
+// 0 -> 1, bumps seq and wakes. The condition's change must be a
+// sequentially consistent write (a CAS, an atomic store, or plain stores
+// followed by ring.fence), so either the sleeper's re-check sees the
+// change or the signaller sees the sleeper: no wake-up is lost. The one
+// exception is ownerLock, whose unlock is a plain store and whose waiters
+// fence instead (futex/fence.go). A sleeper that registers after a wake
 // was sent clears pending, so the next signal wakes again.
 type event struct {
 	seq, sleepers, pending *uint32

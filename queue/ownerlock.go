@@ -59,11 +59,18 @@ func (l *ownerLock) lockSlow(ctx context.Context, dl int64, tag uint64) (bool, e
 	}
 	var seen uint64
 	var since int64
-	// The holder releases with a plain store where it can: until this
-	// waiter has fenced, its sleeps end by fenceAt (see futex/fence.go).
-	fenced, fenceAt := !futex.CanFence(), futex.Now()+futex.FenceDelay
+	// The holder releases with a plain store where it can (futex/fence.go).
+	// The event's sleeper is counted from prepare to the end of its sleep
+	// only, so every registration needs a fence of its own, made after it
+	// and before the word is read, for its sleep to be unbounded; the
+	// first FenceDelay of the wait sleeps bounded, without one.
+	fenceAt := futex.Now() + futex.FenceDelay
 	for {
 		ticket := l.ev.prepare()
+		fenced := !futex.CanFence()
+		if !fenced && futex.Now() >= fenceAt {
+			fenced = futex.Fence()
+		}
 		holder := atomic.LoadUint64(l.word)
 		if holder == 0 {
 			l.ev.cancel()
@@ -83,14 +90,10 @@ func (l *ownerLock) lockSlow(ctx context.Context, dl int64, tag uint64) (bool, e
 		}
 		poll := lockPoll
 		if !fenced {
-			now := futex.Now()
-			if now >= fenceAt {
-				l.ev.cancel()
-				futex.Fence()
-				fenced = true
-				continue // look at the word again after the fence
+			poll = time.Duration(max(fenceAt-futex.Now(), 1000))
+			if poll > time.Duration(futex.FenceDelay) {
+				poll = time.Duration(futex.FenceDelay)
 			}
-			poll = time.Duration(fenceAt - now)
 		}
 		if err := l.ev.sleep(ctx, ticket, dl, poll); err != nil {
 			return false, err

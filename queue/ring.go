@@ -43,6 +43,7 @@ type ring struct {
 	cTail     atomic.Uint64 // consumers
 	spinGet   spinner
 	_         [64]byte
+	fenceWord uint64      // target of fence's locked add, this process's own
 	uses      usage       // calls in flight, open Reservations and Refs
 	gone      atomic.Bool // Detach was called
 	unmapOnce sync.Once
@@ -178,6 +179,11 @@ func (r *ring) unmapIfIdle() {
 
 func (r *ring) detached() bool { return r.gone.Load() }
 
+// fence is a full memory barrier (a locked add of zero to a word of this
+// process's own): what an event's signaller needs between a plain store
+// of the condition and its look at the sleepers.
+func (r *ring) fence() { atomic.AddUint64(&r.fenceWord, 0) }
+
 // detach marks the handle detached, wakes this process's sleepers (the
 // others see a spurious wake-up) and unmaps once no call is in flight.
 func (r *ring) detach() {
@@ -252,7 +258,9 @@ func (r *ring) repairProducer() {
 // with its tag, this process's owner tag) before the one store of tail
 // that commits the lot; putCount follows. These stores are storeRel
 // (release, a plain MOV on amd64): their order is all a consumer or a
-// repair relies on, and the unlock that follows is a full barrier.
+// repair relies on. No full barrier follows before the publish CAS (the
+// unlock is a plain store too, see ownerLock), and nothing needs one: no
+// sleeper waits for a reservation.
 func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	tw := atomic.LoadUint64(r.tail)
 	if tw&closedBit != 0 {
@@ -464,8 +472,12 @@ type claimed struct {
 // declaring a reservation lost first checks tail, and then re-reads the
 // header, which is final once committed.
 //
-// Its stores (the claimer's tag before the claim CAS, getWord, readPos)
-// are storeRel: the CAS and the unlock that follow are full barriers.
+// Its stores (the claimer's tag, then the claim, getWord, readPos) are
+// storeRel: their order is what other consumers rely on. No full barrier
+// follows (the unlock is a plain store): a caller that signals notFull
+// after a claim fences first (getRef), or frees the record with a CAS
+// before it signals (release); lost records counted out are stored with
+// a full barrier here, and signalled.
 func (r *ring) claimLocked(out []claimed, reap, quick bool) (int, status) {
 	rp := atomic.LoadUint64(r.readPos)
 	rp0 := rp
@@ -482,7 +494,8 @@ func (r *ring) claimLocked(out []claimed, reap, quick bool) (int, status) {
 		r.cTail.Store(tw &^ closedBit)
 		return rp < tw&^closedBit, tw&closedBit != 0
 	}
-	known := false // rp is known to be committed
+	known := false   // rp is known to be committed
+	skipped := false // a LOST record was counted out
 loop:
 	for {
 		tag := r.tagOf(rp)
@@ -555,7 +568,7 @@ loop:
 				if sw&blobFlag != 0 {
 					_ = shm.Unlink(r.blobName(rp))
 				}
-				r.allDone.signal()
+				skipped = true
 			}
 		case stClaimed, stDone:
 			seq := atomic.LoadUint64(&r.w[ix+recSeq])
@@ -596,7 +609,14 @@ loop:
 		rp += stride
 		known = false
 	}
-	if gw != gw0 {
+	if skipped {
+		// Lost items left the count: producers waiting for MaxSize room
+		// and Join may go on. The store is a full barrier, as the
+		// events' signallers need (see event.go); the unlock is not.
+		atomic.StoreUint64(r.getWord, gw)
+		r.notFull.signal()
+		r.allDone.signal()
+	} else if gw != gw0 {
 		storeRel(r.getWord, gw)
 	}
 	if rp != rp0 {

@@ -7,9 +7,9 @@ package queue
 // On amd64 (total store order) that is a plain MOV, where
 // atomic.StoreUint64 is an XCHG, a full barrier that stalls until the
 // store buffer drains (tens of cycles each, seven of them per Put). It
-// is for stores that publish with a later full barrier doing the rest:
-// the record header and position words written under plock or clock,
-// which the unlock (a sequentially consistent store) follows. Under the
+// is for stores whose order is all that matters, or that a later full
+// barrier (a CAS, an atomic store, ring.fence) publishes to sleepers: the
+// record header and position words written under plock or clock. Under the
 // race detector storerel_other.go uses atomic.StoreUint64, so the
 // detector still sees the store as synchronised.
 //

@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	_ "unsafe" // for go:linkname
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -66,8 +66,8 @@ var (
 )
 
 func setupPrivateFence() {
-	if shm.RaceEnabled {
-		return
+	if shm.RaceEnabled || unsafe.Sizeof(uintptr(0)) != 8 {
+		return // plain uint64 increments are two stores on 32-bit machines
 	}
 	_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierRegisterPrivateExpedited, 0, 0)
 	privateFence = e == 0
@@ -114,7 +114,12 @@ func (u *usage) leave() {
 // seen it set).
 func (u *usage) idle() bool {
 	if u.plainCounts {
-		unix.Syscall(unix.SYS_MEMBARRIER, membarrierPrivateExpedited, 0, 0)
+		if _, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierPrivateExpedited, 0, 0); e != 0 {
+			// Without the barrier a count may still sit in a store
+			// buffer: say busy (the ring stays mapped; a later leave
+			// tries again).
+			return false
+		}
 	}
 	leaves := u.overLeaves.Load()
 	for i := range u.slots {

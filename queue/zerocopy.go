@@ -136,7 +136,13 @@ func (q *base[T]) getRef(ctx context.Context, dl int64) (*Ref, error) {
 		q.r.leave(getSide)
 		return nil, err
 	}
-	q.r.notFull.signal() // the item no longer counts against MaxSize
+	// The item no longer counts against MaxSize: signal a producer that
+	// waits for room. The claim stored getWord with plain stores and the
+	// unlock is a plain store too, so a full barrier must come first
+	// (event.go: signallers change the condition with a sequentially
+	// consistent write before they look for sleepers).
+	q.r.fence()
+	q.r.notFull.signal()
 	f := &Ref{r: q.r, c: c[0]}
 	if c[0].flags&blobFlag == 0 {
 		f.data = q.r.payload(c[0].pos, c[0].length)

@@ -186,8 +186,9 @@ func (m *mutex) lockSleep(ctx context.Context) error {
 			continue
 		}
 		if futex.Now() >= fenceAt {
-			sleepFence()
-			fenced = true
+			if fenced = sleepFence(); !fenced {
+				fenceAt = futex.Now() + fenceDelay
+			}
 			continue // look at the word again after the fence
 		}
 		until := w.until()

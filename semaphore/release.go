@@ -40,8 +40,10 @@ func setupProcess() {
 // fenceDelay bounds a lock waiter's first, unfenced, sleep.
 const fenceDelay = futex.FenceDelay
 
-// sleepFence is the waiter's side of the release protocol.
-func sleepFence() { futex.Fence() }
+// sleepFence is the waiter's side of the release protocol; it reports
+// whether the fence was made (if not, the waiter keeps its sleeps bounded
+// and tries again).
+func sleepFence() bool { return futex.Fence() }
 
 // releaseWord stores 0 to a lock word: a plain store where plainRelease
 // allows it, an atomic store otherwise. The caller then loads the sleepers
