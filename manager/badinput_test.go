@@ -58,7 +58,7 @@ func keepWorking(t *testing.T, s *manager.Server) {
 // rawConn opens an authenticated connection to s and sends nothing.
 func rawConn(t *testing.T, s *manager.Server) *pipe.Conn {
 	t.Helper()
-	c, err := pipe.Dial(s.Addr().Network, s.Addr().Addr, s.Authkey())
+	c, err := pipe.DialNetwork(s.Addr().Network, s.Addr().Addr, s.Authkey())
 	must(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -128,7 +128,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("wrong authkey", func(t *testing.T) {
 		_, err := manager.Connect(ctx, addrString(s.Addr()), []byte("wrong key"), nil)
 		isErr(t, "connect", err, pipe.ErrAuthentication)
-		_, err = pipe.Dial(s.Addr().Network, s.Addr().Addr, []byte("wrong"))
+		_, err = pipe.DialNetwork(s.Addr().Network, s.Addr().Addr, []byte("wrong"))
 		isErr(t, "dial", err, pipe.ErrAuthentication)
 	})
 

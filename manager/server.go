@@ -142,7 +142,7 @@ func (s *Server) Listen() error {
 			return err
 		}
 	}
-	ln, err := s.pipeCfg.Listen(a.Network, a.Addr, nil)
+	ln, err := s.pipeCfg.ListenNetwork(a.Network, a.Addr, nil)
 	if err != nil {
 		if s.tmpDir != "" {
 			os.RemoveAll(s.tmpDir)

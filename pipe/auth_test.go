@@ -73,11 +73,11 @@ func TestHandshake(t *testing.T) {
 					continue // refused on purpose, tested below
 				}
 				t.Run(fmt.Sprintf("%s%q/%s-server/%s-client", addr[0], addr[1][:1], sname, cname), func(t *testing.T) {
-					l, err := scfg.Listen(addr[0], addr[1], key)
+					l, err := scfg.ListenNetwork(addr[0], addr[1], key)
 					must(t, err)
 					defer l.Close()
 					ch := acceptOne(l)
-					c, err := ccfg.Dial(addr[0], dialAddr(l, addr[0], addr[1]), key)
+					c, err := ccfg.DialNetwork(addr[0], dialAddr(l, addr[0], addr[1]), key)
 					must(t, err)
 					defer c.Close()
 					s := <-ch
@@ -105,11 +105,11 @@ func TestHandshake(t *testing.T) {
 func TestWrongKey(t *testing.T) {
 	for _, addr := range addresses(t) {
 		t.Run(addr[0]+addr[1][:1], func(t *testing.T) {
-			l, err := pipe.Listen(addr[0], addr[1], key)
+			l, err := pipe.ListenNetwork(addr[0], addr[1], key)
 			must(t, err)
 			defer l.Close()
 			ch := acceptOne(l)
-			_, err = pipe.Dial(addr[0], dialAddr(l, addr[0], addr[1]), []byte("wrong"))
+			_, err = pipe.DialNetwork(addr[0], dialAddr(l, addr[0], addr[1]), []byte("wrong"))
 			expectErr(t, err, pipe.ErrAuthentication)
 			if !strings.Contains(err.Error(), "digest sent was rejected") {
 				t.Fatalf("client error %q", err)
@@ -121,7 +121,7 @@ func TestWrongKey(t *testing.T) {
 			}
 			// The listener still works.
 			ch = acceptOne(l)
-			c, err := pipe.Dial(addr[0], dialAddr(l, addr[0], addr[1]), key)
+			c, err := pipe.DialNetwork(addr[0], dialAddr(l, addr[0], addr[1]), key)
 			must(t, err)
 			c.Close()
 			s = <-ch
@@ -134,11 +134,11 @@ func TestWrongKey(t *testing.T) {
 // TestNoAuthkey: a nil authkey on both sides means no handshake at all; an
 // empty key is a key.
 func TestNoAuthkey(t *testing.T) {
-	l, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "s"), nil)
+	l, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "s"), nil)
 	must(t, err)
 	defer l.Close()
 	ch := acceptOne(l)
-	c, err := pipe.Dial("unix", l.Addr().String(), nil)
+	c, err := pipe.DialNetwork("unix", l.Addr().String(), nil)
 	must(t, err)
 	defer c.Close()
 	s := <-ch
@@ -149,11 +149,11 @@ func TestNoAuthkey(t *testing.T) {
 	must(t, err)
 	expectBytes(t, got, []byte("plain")) // the first message is ours, not a challenge
 
-	l2, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "e"), []byte{})
+	l2, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "e"), []byte{})
 	must(t, err)
 	defer l2.Close()
 	ch = acceptOne(l2)
-	_, err = pipe.Dial("unix", l2.Addr().String(), []byte("not empty"))
+	_, err = pipe.DialNetwork("unix", l2.Addr().String(), []byte("not empty"))
 	expectErr(t, err, pipe.ErrAuthentication)
 	expectErr(t, (<-ch).err, pipe.ErrAuthentication)
 }
@@ -161,7 +161,7 @@ func TestNoAuthkey(t *testing.T) {
 // rawServer listens without an authkey and hands each accepted connection
 // to serve, playing a handshake by hand.
 func rawServer(t *testing.T, serve func(c *pipe.Conn)) (addr string) {
-	l, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "raw"), nil)
+	l, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "raw"), nil)
 	must(t, err)
 	done := make(chan struct{})
 	go func() {
@@ -233,7 +233,7 @@ func TestAnswerer(t *testing.T) {
 					t.Errorf("client said %q", got)
 				}
 			})
-			c, err := pipe.Dial("unix", addr, key)
+			c, err := pipe.DialNetwork("unix", addr, key)
 			must(t, err)
 			c.Close()
 		})
@@ -272,7 +272,7 @@ func TestAnswerer(t *testing.T) {
 				}
 				c.SendBytes(tc.reply)
 			})
-			_, err := pipe.Dial("unix", addr, key)
+			_, err := pipe.DialNetwork("unix", addr, key)
 			expectErr(t, err, append(tc.errs, pipe.ErrAuthentication)...)
 		})
 	}
@@ -295,11 +295,11 @@ func TestChallenger(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					cfg := pipe.DefaultConfig()
 					cfg.LegacyChallenge, cfg.RefuseMD5 = legacy, refuse
-					l, err := cfg.Listen("unix", filepath.Join(t.TempDir(), "s"), key)
+					l, err := cfg.ListenNetwork("unix", filepath.Join(t.TempDir(), "s"), key)
 					must(t, err)
 					defer l.Close()
 					ch := acceptOne(l)
-					c, err := pipe.Dial("unix", l.Addr().String(), nil)
+					c, err := pipe.DialNetwork("unix", l.Addr().String(), nil)
 					must(t, err)
 					defer c.Close()
 					msg := recv(t, c)
@@ -359,11 +359,11 @@ func TestChallenger(t *testing.T) {
 		{"oversize", make([]byte, 1000), []error{pipe.ErrMessageTooLarge}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "s"), key)
+			l, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "s"), key)
 			must(t, err)
 			defer l.Close()
 			ch := acceptOne(l)
-			c, err := pipe.Dial("unix", l.Addr().String(), nil)
+			c, err := pipe.DialNetwork("unix", l.Addr().String(), nil)
 			must(t, err)
 			defer c.Close()
 			recv(t, c)
@@ -381,24 +381,24 @@ func TestChallenger(t *testing.T) {
 func TestHandshakeTimeouts(t *testing.T) {
 	cfg := pipe.DefaultConfig()
 	cfg.HandshakeTimeout = 50 * time.Millisecond
-	l, err := cfg.Listen("unix", filepath.Join(t.TempDir(), "s"), key)
+	l, err := cfg.ListenNetwork("unix", filepath.Join(t.TempDir(), "s"), key)
 	must(t, err)
 	defer l.Close()
 	ch := acceptOne(l)
-	silent, err := pipe.Dial("unix", l.Addr().String(), nil)
+	silent, err := pipe.DialNetwork("unix", l.Addr().String(), nil)
 	must(t, err)
 	defer silent.Close()
 	recv(t, silent) // the challenge; never answered
 	expectErr(t, (<-ch).err, os.ErrDeadlineExceeded)
 
 	ch = acceptOne(l)
-	c, err := pipe.Dial("unix", l.Addr().String(), key)
+	c, err := pipe.DialNetwork("unix", l.Addr().String(), key)
 	must(t, err)
 	c.Close()
 	must(t, (<-ch).err)
 
 	// A server that never challenges.
-	mute, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "m"), nil)
+	mute, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "m"), nil)
 	must(t, err)
 	defer mute.Close()
 	ch = acceptOne(mute)
@@ -413,7 +413,7 @@ func TestHandshakeTimeouts(t *testing.T) {
 		s.c.Close()
 	}
 
-	_, err = pipe.Dial("udp", "127.0.0.1:1", key)
+	_, err = pipe.DialNetwork("udp", "127.0.0.1:1", key)
 	var une interface{ Error() string }
 	if !errors.As(err, &une) || !strings.Contains(err.Error(), "unknown network") {
 		t.Fatalf("udp: %v", err)
@@ -423,7 +423,7 @@ func TestHandshakeTimeouts(t *testing.T) {
 // TestListenerClose: Accept returns ErrClosed, and a Unix path is removed.
 func TestListenerClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s")
-	l, err := pipe.Listen("unix", path, key)
+	l, err := pipe.ListenNetwork("unix", path, key)
 	must(t, err)
 	ch := acceptOne(l)
 	waitBlocked(t, "Listener).Accept")
@@ -431,5 +431,69 @@ func TestListenerClose(t *testing.T) {
 	expectErr(t, (<-ch).err, pipe.ErrClosed)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket path left behind: %v", err)
+	}
+}
+
+// Listen and Dial read addresses as Python's Listener and Client take
+// them (ParseAddress), for TCP, a Unix path and an abstract name.
+func TestListenDialAddressForms(t *testing.T) {
+	key := []byte("k")
+	for _, addr := range []string{
+		"127.0.0.1:0",
+		filepath.Join(t.TempDir(), "s"),
+		fmt.Sprintf("@mproc-test-%d", os.Getpid()),
+		"unix:" + filepath.Join(t.TempDir(), "u"),
+		"tcp:127.0.0.1:0",
+	} {
+		l, err := pipe.Listen(addr, key)
+		if err != nil {
+			t.Fatalf("Listen(%q): %v", addr, err)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			c, err := l.Accept()
+			if err == nil {
+				err = c.SendBytes([]byte("hi"))
+				c.Close()
+			}
+			errc <- err
+		}()
+		at := l.Addr().String()
+		c, err := pipe.Dial(at, key)
+		if err != nil {
+			t.Fatalf("Dial(%q) (listening on %q): %v", at, addr, err)
+		}
+		if m, err := c.RecvBytes(0); err != nil || string(m) != "hi" {
+			t.Errorf("%s: received %q, %v", addr, m, err)
+		}
+		c.Close()
+		if err := <-errc; err != nil {
+			t.Errorf("%s: accept: %v", addr, err)
+		}
+		l.Close()
+	}
+	for _, tc := range []struct{ in, network, address string }{
+		{"127.0.0.1:80", "tcp", "127.0.0.1:80"},
+		{"[::1]:80", "tcp", "[::1]:80"},
+		{"/tmp/s", "unix", "/tmp/s"},
+		{"./s", "unix", "./s"},
+		{"@abs", "unix", "@abs"},
+		{"\x00abs", "unix", "\x00abs"},
+		{"unix:s", "unix", "s"},
+		{"tcp:localhost:1", "tcp", "localhost:1"},
+	} {
+		n, a, err := pipe.ParseAddress(tc.in)
+		if err != nil || n != tc.network || a != tc.address {
+			t.Errorf("ParseAddress(%q) = %q, %q, %v; want %q, %q", tc.in, n, a, err, tc.network, tc.address)
+		}
+	}
+	for _, bad := range []string{"", "sock", "tcp:nohost", "host:port:extra"} {
+		if _, _, err := pipe.ParseAddress(bad); err == nil {
+			t.Errorf("ParseAddress(%q): no error", bad)
+		}
+		if l, err := pipe.Listen(bad, key); err == nil {
+			l.Close()
+			t.Errorf("Listen(%q): no error", bad)
+		}
 	}
 }

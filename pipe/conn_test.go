@@ -609,11 +609,11 @@ func TestChildProcess(t *testing.T) {
 	})
 	t.Run("authenticated-socket", func(t *testing.T) {
 		// A Conn from Dial, after its handshake, handed to a child.
-		l, err := pipe.Listen("unix", filepath.Join(t.TempDir(), "s"), key)
+		l, err := pipe.ListenNetwork("unix", filepath.Join(t.TempDir(), "s"), key)
 		must(t, err)
 		defer l.Close()
 		ch := acceptOne(l)
-		d, err := pipe.Dial("unix", l.Addr().String(), key)
+		d, err := pipe.DialNetwork("unix", l.Addr().String(), key)
 		must(t, err)
 		s := <-ch
 		must(t, s.err)

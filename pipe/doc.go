@@ -8,8 +8,10 @@
 //     RecvBytesInto for raw bytes, Send / Recv for pickled values (through
 //     package pickle), Poll, Fileno, Close, and deadlines in the net.Conn
 //     style.
-//   - Listen and Dial are Python's Listener and Client, on "unix" (paths and
-//     Linux abstract names) and "tcp" addresses, with the authkey handshake
+//   - Listen(address, authkey) and Dial(address, authkey) are Python's
+//     Listener and Client, on Unix sockets (paths and Linux abstract
+//     names) and TCP ("host:port"); ListenNetwork and DialNetwork take the
+//     network apart, as net.Listen does. Both run the authkey handshake
 //     in both its legacy HMAC-MD5 (Python 3.11 and earlier) and its
 //     "{sha256}" (3.12 and later) forms.
 //   - Wait is Python's multiprocessing.connection.wait.

@@ -128,7 +128,8 @@ func ExampleListen() {
 	authkey := []byte("secret")
 	dir, _ := os.MkdirTemp("", "pipe-example")
 	defer os.RemoveAll(dir)
-	l, err := pipe.Listen("unix", filepath.Join(dir, "sock"), authkey)
+	// Python: Listener(address, authkey=...); "HOST:PORT" would be TCP.
+	l, err := pipe.Listen(filepath.Join(dir, "sock"), authkey)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -148,7 +149,7 @@ func ExampleListen() {
 			c.Close()
 		}
 	}()
-	c, err := pipe.Dial("unix", l.Addr().String(), authkey) // Python: Client(address, authkey=...)
+	c, err := pipe.Dial(l.Addr().String(), authkey) // Python: Client(address, authkey=...)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -158,7 +159,7 @@ func ExampleListen() {
 	reply, _ := c.RecvBytes(0)
 	fmt.Printf("%s\n", reply)
 
-	_, err = pipe.Dial("unix", l.Addr().String(), []byte("wrong"))
+	_, err = pipe.Dial(l.Addr().String(), []byte("wrong"))
 	fmt.Println(errors.Is(err, pipe.ErrAuthentication))
 	// Output:
 	// hello, gopher
@@ -168,7 +169,7 @@ func ExampleListen() {
 func ExampleListener() {
 	// A TCP listener on a free port that a Python client can reach with
 	// Client(('127.0.0.1', port), authkey=b'secret').
-	l, err := pipe.Listen("tcp", "127.0.0.1:0", []byte("secret"))
+	l, err := pipe.ListenNetwork("tcp", "127.0.0.1:0", []byte("secret"))
 	if err != nil {
 		fmt.Println(err)
 		return

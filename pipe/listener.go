@@ -20,21 +20,38 @@ type Listener struct {
 }
 
 // Listen listens on address and returns a Listener whose Accept runs the
-// authkey handshake (Python's Listener(address, authkey=authkey)).
-//
-// network is "unix" (address: a path, or a Linux abstract name written
-// "@name" or, as Python writes it, "\x00name") or "tcp", "tcp4", "tcp6"
-// ("host:port"). A Unix socket path is removed when the Listener is closed.
+// authkey handshake: Python's Listener(address, authkey=authkey). The
+// address is read as ParseAddress reads it: "HOST:PORT" for TCP, a path
+// (with a "/") or "@name" (a Linux abstract name; Python writes
+// "\x00name") for a Unix socket, or any of them prefixed with "tcp:" or
+// "unix:". A Unix socket path is removed when the Listener is closed.
 //
 // A nil authkey means no handshake, as authkey=None in Python. Any other
 // authkey, even empty, is used, as Python 3.13 does (3.12 and earlier skip
 // the handshake for an empty key).
-func Listen(network, address string, authkey []byte) (*Listener, error) {
-	return (*Config)(nil).Listen(network, address, authkey)
+func Listen(address string, authkey []byte) (*Listener, error) {
+	return (*Config)(nil).Listen(address, authkey)
+}
+
+// ListenNetwork is Listen with the network given apart, as net.Listen
+// takes it: "unix" (address: a path, "@name" or "\x00name") or "tcp",
+// "tcp4", "tcp6" ("host:port").
+func ListenNetwork(network, address string, authkey []byte) (*Listener, error) {
+	return (*Config)(nil).ListenNetwork(network, address, authkey)
 }
 
 // Listen is the package-level Listen with this configuration.
-func (cfg *Config) Listen(network, address string, authkey []byte) (*Listener, error) {
+func (cfg *Config) Listen(address string, authkey []byte) (*Listener, error) {
+	network, address, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.ListenNetwork(network, address, authkey)
+}
+
+// ListenNetwork is the package-level ListenNetwork with this
+// configuration.
+func (cfg *Config) ListenNetwork(network, address string, authkey []byte) (*Listener, error) {
 	cfg, err := cfg.orDefault()
 	if err != nil {
 		return nil, err
@@ -48,6 +65,32 @@ func (cfg *Config) Listen(network, address string, authkey []byte) (*Listener, e
 		return nil, fmt.Errorf("pipe: listen: %w", err)
 	}
 	return &Listener{l: l, authkey: cloneKey(authkey), cfg: cfg}, nil
+}
+
+// ParseAddress splits a Python-style address into the network and address
+// that ListenNetwork and DialNetwork take: "unix:ADDR" and "tcp:HOST:PORT"
+// say so; otherwise an address with a "/" or starting with "@" or "\x00"
+// is a Unix socket, and "HOST:PORT" is TCP. Anything else is an error (a
+// relative socket path needs "./" or "unix:").
+func ParseAddress(s string) (network, address string, err error) {
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		return "unix", strings.TrimPrefix(s, "unix:"), nil
+	case strings.HasPrefix(s, "tcp:"):
+		s = strings.TrimPrefix(s, "tcp:")
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return "", "", fmt.Errorf("pipe: address %q: %w", s, err)
+		}
+		return "tcp", s, nil
+	case strings.ContainsRune(s, '/') || strings.HasPrefix(s, "@") || strings.HasPrefix(s, "\x00"):
+		return "unix", s, nil
+	case s == "":
+		return "", "", fmt.Errorf("pipe: empty address")
+	}
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return "", "", fmt.Errorf("pipe: address %q is neither HOST:PORT nor a socket path: %w", s, err)
+	}
+	return "tcp", s, nil
 }
 
 // Accept waits for a connection and, if the Listener has an authkey, runs the
@@ -103,21 +146,36 @@ func (l *Listener) Close() error {
 // "tcp" the port actually bound, for an abstract Unix name "@name".
 func (l *Listener) Addr() net.Addr { return l.l.Addr() }
 
-// Dial connects to a Listener (Python's or this package's) at address and,
-// if authkey is not nil, runs the handshake: answer the server's challenge,
-// then challenge it (Python's Client(address, authkey=authkey)). network and
-// address are as for Listen. Connecting and the handshake are bounded by
-// Config.HandshakeTimeout. A rejected handshake fails with ErrAuthentication.
-func Dial(network, address string, authkey []byte) (*Conn, error) {
+// Dial connects to a Listener (Python's or this package's) at address, as
+// Listen reads it, and, if authkey is not nil, runs the handshake: answer
+// the server's challenge, then challenge it (Python's Client(address,
+// authkey=authkey)). Connecting and the handshake are bounded by
+// Config.HandshakeTimeout. A rejected handshake fails with
+// ErrAuthentication.
+func Dial(address string, authkey []byte) (*Conn, error) {
+	return (*Config)(nil).Dial(address, authkey)
+}
+
+// DialNetwork is Dial with the network given apart, as for ListenNetwork.
+func DialNetwork(network, address string, authkey []byte) (*Conn, error) {
 	return (*Config)(nil).DialContext(context.Background(), network, address, authkey)
 }
 
 // Dial is the package-level Dial with this configuration.
-func (cfg *Config) Dial(network, address string, authkey []byte) (*Conn, error) {
+func (cfg *Config) Dial(address string, authkey []byte) (*Conn, error) {
+	network, address, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
 	return cfg.DialContext(context.Background(), network, address, authkey)
 }
 
-// DialContext is Dial with a context that bounds connecting and the
+// DialNetwork is the package-level DialNetwork with this configuration.
+func (cfg *Config) DialNetwork(network, address string, authkey []byte) (*Conn, error) {
+	return cfg.DialContext(context.Background(), network, address, authkey)
+}
+
+// DialContext is DialNetwork with a context that bounds connecting and the
 // handshake (together with Config.HandshakeTimeout, whichever ends first).
 // Once the connection is returned, the context no longer matters.
 func (cfg *Config) DialContext(ctx context.Context, network, address string, authkey []byte) (*Conn, error) {

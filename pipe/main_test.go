@@ -65,7 +65,7 @@ func transports() []transport {
 
 // netPair listens, dials and accepts (no authkey): r is the accepted end.
 func netPair(t testing.TB, cfg *pipe.Config, network, addr string) (r, w *pipe.Conn) {
-	l, err := cfg.Listen(network, addr, nil)
+	l, err := cfg.ListenNetwork(network, addr, nil)
 	must(t, err)
 	defer l.Close()
 	type res struct {
@@ -74,7 +74,7 @@ func netPair(t testing.TB, cfg *pipe.Config, network, addr string) (r, w *pipe.C
 	}
 	ch := make(chan res, 1)
 	go func() { c, err := l.Accept(); ch <- res{c, err} }()
-	w, err = cfg.Dial(network, l.Addr().String(), nil)
+	w, err = cfg.DialNetwork(network, l.Addr().String(), nil)
 	must(t, err)
 	a := <-ch
 	must(t, a.err)

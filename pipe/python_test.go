@@ -318,7 +318,7 @@ func pythonListener(t *testing.T, py pyInterp, script string) {
 		cfg  *pipe.Config
 		ok   bool
 	}{{"modern", nil, true}, {"legacy", legacy, true}, {"refuse-md5", strict, py.atLeast(12)}} {
-		c, err := tc.cfg.Dial("unix", addr, key)
+		c, err := tc.cfg.DialNetwork("unix", addr, key)
 		if !tc.ok {
 			// Python 3.11 and older challenge with HMAC-MD5 only.
 			expectErr(t, err, pipe.ErrAuthentication)
@@ -331,7 +331,7 @@ func pythonListener(t *testing.T, py pyInterp, script string) {
 		goSide(t, py, c)
 		p.expect(t, "DONE")
 	}
-	_, err := pipe.Dial("unix", addr, []byte("wrong key"))
+	_, err := pipe.DialNetwork("unix", addr, []byte("wrong key"))
 	expectErr(t, err, pipe.ErrAuthentication)
 	if !strings.Contains(err.Error(), "digest sent was rejected") {
 		t.Fatalf("wrong key: %v", err)
@@ -345,11 +345,11 @@ func pythonListener(t *testing.T, py pyInterp, script string) {
 func pythonClient(t *testing.T, py pyInterp, script string) {
 	legacy := pipe.DefaultConfig()
 	legacy.LegacyChallenge = true
-	modern, err := pipe.Listen("tcp", "127.0.0.1:0", key)
+	modern, err := pipe.ListenNetwork("tcp", "127.0.0.1:0", key)
 	must(t, err)
 	defer modern.Close()
 	abstract := fmt.Sprintf("\x00mproc-pipe-test-%d-%s", os.Getpid(), py.version)
-	old, err := legacy.Listen("unix", abstract, key)
+	old, err := legacy.ListenNetwork("unix", abstract, key)
 	must(t, err)
 	defer old.Close()
 	if got := old.Addr().String(); got != "@"+abstract[1:] {
