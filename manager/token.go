@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mproc/mproc/pickle"
+	"github.com/mproc/mproc/pipe"
 )
 
 // Token identifies a managed object: Python's multiprocessing.managers.Token
@@ -30,28 +31,17 @@ type Address struct {
 	Addr    string
 }
 
-// ParseAddress reads an address as the command line and Connect take it:
-// "unix:PATH" or "tcp:HOST:PORT" explicitly, or a bare form: anything with a
-// '/' or starting with '@' is a Unix socket, anything else HOST:PORT.
+// ParseAddress reads an address as the command line and Connect take it,
+// which is pipe.ParseAddress's reading: "unix:PATH" or "tcp:HOST:PORT"
+// explicitly, or a bare form: anything with a '/' or starting with '@' (or
+// NUL, as Python writes an abstract name) is a Unix socket, anything else
+// HOST:PORT. Errors match ErrConfig.
 func ParseAddress(s string) (Address, error) {
-	switch {
-	case strings.HasPrefix(s, "unix:"):
-		return Address{Network: "unix", Addr: strings.TrimPrefix(s, "unix:")}, nil
-	case strings.HasPrefix(s, "tcp:"):
-		s = strings.TrimPrefix(s, "tcp:")
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return Address{}, fmt.Errorf("%w: address %q: %v", ErrConfig, s, err)
-		}
-		return Address{Network: "tcp", Addr: s}, nil
-	case strings.ContainsRune(s, '/') || strings.HasPrefix(s, "@"):
-		return Address{Network: "unix", Addr: s}, nil
-	case s == "":
-		return Address{}, fmt.Errorf("%w: empty address", ErrConfig)
+	network, addr, err := pipe.ParseAddress(s)
+	if err != nil {
+		return Address{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if _, _, err := net.SplitHostPort(s); err != nil {
-		return Address{}, fmt.Errorf("%w: address %q is neither HOST:PORT nor a socket path: %v", ErrConfig, s, err)
-	}
-	return Address{Network: "tcp", Addr: s}, nil
+	return Address{Network: network, Addr: addr}, nil
 }
 
 // String returns the address in ParseAddress's bare form.
