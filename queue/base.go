@@ -190,10 +190,10 @@ func (q *base[T]) take(c claimed) (T, error) {
 // --- put -----------------------------------------------------------------
 
 func (q *base[T]) put(ctx context.Context, dl int64, v T, nowait bool) error {
-	if err := q.r.enter(putSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return err
 	}
-	defer q.r.leave(putSide)
+	defer q.r.leave()
 	n, enc, err := q.encode(v)
 	if err != nil {
 		return err
@@ -233,10 +233,10 @@ func (q *base[T]) putBlob(ctx context.Context, dl int64, v T, enc []byte, n uint
 }
 
 func (q *base[T]) putMany(ctx context.Context, dl int64, vs []T) (int, error) {
-	if err := q.r.enter(putSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return 0, err
 	}
-	defer q.r.leave(putSide)
+	defer q.r.leave()
 	var (
 		sp   [batchMax]spec
 		pos  [batchMax]uint64
@@ -302,10 +302,10 @@ func (q *base[T]) putMany(ctx context.Context, dl int64, vs []T) (int, error) {
 
 func (q *base[T]) get(ctx context.Context, dl int64, nowait bool) (T, error) {
 	var zero T
-	if err := q.r.enter(getSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return zero, err
 	}
-	defer q.r.leave(getSide)
+	defer q.r.leave()
 	var c [1]claimed
 	if _, err := q.r.claim(ctx, dl, c[:], nowait); err != nil {
 		return zero, err
@@ -319,10 +319,10 @@ func (q *base[T]) getMany(ctx context.Context, dl int64, dst []T) (int, error) {
 	if len(dst) == 0 {
 		return 0, nil
 	}
-	if err := q.r.enter(getSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return 0, err
 	}
-	defer q.r.leave(getSide)
+	defer q.r.leave()
 	var cs [batchMax]claimed
 	n := 0
 	var firstErr error
@@ -358,10 +358,10 @@ func (q *base[T]) getMany(ctx context.Context, dl int64, dst []T) (int, error) {
 // --- queries -------------------------------------------------------------
 
 func (q *base[T]) close() error {
-	if err := q.r.enter(putSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return err
 	}
-	defer q.r.leave(putSide)
+	defer q.r.leave()
 	return q.r.close()
 }
 

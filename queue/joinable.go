@@ -57,10 +57,10 @@ func AttachJoinable[T any](h shm.Handle, cfg *Config[T]) (*JoinableQueue[T], err
 // put, it returns ErrTaskDone (Python raises ValueError) and changes
 // nothing.
 func (q *JoinableQueue[T]) TaskDone() error {
-	if err := q.b.r.enter(getSide); err != nil {
+	if err := q.b.r.enter(); err != nil {
 		return err
 	}
-	defer q.b.r.leave(getSide)
+	defer q.b.r.leave()
 	return q.b.r.taskDoneOne()
 }
 
@@ -68,10 +68,10 @@ func (q *JoinableQueue[T]) TaskDone() error {
 // ctx is done (returning ctx's error; a passed deadline matches
 // context.DeadlineExceeded).
 func (q *JoinableQueue[T]) Join(ctx context.Context) error {
-	if err := q.b.r.enter(getSide); err != nil {
+	if err := q.b.r.enter(); err != nil {
 		return err
 	}
-	defer q.b.r.leave(getSide)
+	defer q.b.r.leave()
 	ctx, dl := ctxDeadline(ctx)
 	return q.b.r.join(ctx, dl)
 }

@@ -90,9 +90,10 @@ func (l *ownerLock) lockSlow(ctx context.Context, dl int64, tag uint64) (bool, e
 		}
 		poll := lockPoll
 		if !fenced {
-			poll = time.Duration(max(fenceAt-futex.Now(), 1000))
-			if poll > time.Duration(futex.FenceDelay) {
-				poll = time.Duration(futex.FenceDelay)
+			// Until fenceAt, or FenceDelay at a time once a fence failed.
+			poll = time.Duration(futex.FenceDelay)
+			if left := fenceAt - futex.Now(); left > 0 {
+				poll = time.Duration(left)
 			}
 		}
 		if err := l.ev.sleep(ctx, ticket, dl, poll); err != nil {

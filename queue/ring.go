@@ -142,29 +142,21 @@ func strideFor(n uint64) uint64 { return (recHeader + n + recAlign - 1) &^ (recA
 
 // --- handle lifetime -------------------------------------------------------
 
-// The two sides of a handle, for enter and leave (which count both alike
-// today: usage's per-P counters keep a producer and a consumer goroutine
-// of one process off each other's cache lines).
-const (
-	putSide = 0
-	getSide = 1
-)
-
 // enter counts a call in flight; it fails once the handle is detached.
 // With leave and detach it is Dekker's protocol (see usage): enter counts,
 // then looks at gone; detach sets gone, then sums the counts, so either
 // detach sees the call or the call sees gone (and touches nothing shared).
-func (r *ring) enter(side int) error {
+func (r *ring) enter() error {
 	r.uses.enter()
 	if r.gone.Load() {
-		r.leave(side)
+		r.leave()
 		return ErrDetached
 	}
 	return nil
 }
 
 // leave ends a call; the last one out after Detach unmaps.
-func (r *ring) leave(side int) {
+func (r *ring) leave() {
 	r.uses.leave()
 	if r.gone.Load() {
 		r.unmapIfIdle()
@@ -193,7 +185,7 @@ func (r *ring) detach() {
 			e.broadcast()
 		}
 	}
-	r.leave(getSide)
+	r.leave()
 }
 
 // waitErr turns a wait's failure into the call's error: a passed deadline

@@ -32,7 +32,7 @@ func (s *Reservation) Commit() error {
 	if s.done.Swap(true) {
 		return ErrReleased
 	}
-	defer s.r.leave(putSide)
+	defer s.r.leave()
 	if s.blob != nil {
 		s.blob.close(false)
 	}
@@ -47,7 +47,7 @@ func (s *Reservation) Abort() error {
 	if s.done.Swap(true) {
 		return ErrReleased
 	}
-	defer s.r.leave(putSide)
+	defer s.r.leave()
 	if s.blob != nil {
 		s.blob.close(true)
 	}
@@ -78,7 +78,7 @@ func (f *Ref) Release() error {
 	if f.done.Swap(true) {
 		return ErrReleased
 	}
-	defer f.r.leave(getSide)
+	defer f.r.leave()
 	if f.blob != nil {
 		f.blob.close(true)
 	}
@@ -93,7 +93,7 @@ func (q *base[T]) reserveBytes(ctx context.Context, dl int64, n int) (*Reservati
 	if n < 0 {
 		return nil, withDetail(ErrSize, fmt.Sprintf("reservation of %d bytes", n))
 	}
-	if err := q.r.enter(putSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return nil, err
 	}
 	s := &Reservation{r: q.r}
@@ -105,7 +105,7 @@ func (q *base[T]) reserveBytes(ctx context.Context, dl int64, n int) (*Reservati
 	sp := [1]spec{{length: length, flags: s.flags}}
 	var pos [1]uint64
 	if _, err := q.r.reserve(ctx, dl, sp[:], pos[:], false); err != nil {
-		q.r.leave(putSide)
+		q.r.leave()
 		return nil, err
 	}
 	s.pos = pos[0]
@@ -117,7 +117,7 @@ func (q *base[T]) reserveBytes(ctx context.Context, dl int64, n int) (*Reservati
 	b, err := q.r.createBlob(s.pos, uint64(n))
 	if err != nil {
 		q.r.abort(s.pos, s.flags)
-		q.r.leave(putSide)
+		q.r.leave()
 		return nil, err
 	}
 	s.blob, s.data = b, b.data
@@ -128,12 +128,12 @@ func (q *base[T]) getRef(ctx context.Context, dl int64) (*Ref, error) {
 	if q.ic.mode != modeBytes {
 		return nil, ErrNotBytes
 	}
-	if err := q.r.enter(getSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return nil, err
 	}
 	var c [1]claimed
 	if _, err := q.r.claim(ctx, dl, c[:], false); err != nil {
-		q.r.leave(getSide)
+		q.r.leave()
 		return nil, err
 	}
 	// The item no longer counts against MaxSize: signal a producer that
@@ -151,7 +151,7 @@ func (q *base[T]) getRef(ctx context.Context, dl int64) (*Ref, error) {
 	b, err := q.r.openBlob(c[0].pos, q.r.blobLength(c[0].pos))
 	if err != nil {
 		q.r.release(c[:])
-		q.r.leave(getSide)
+		q.r.leave()
 		return nil, err
 	}
 	f.blob, f.data = b, b.data
@@ -162,10 +162,10 @@ func (q *base[T]) getAppend(ctx context.Context, dl int64, buf []byte) ([]byte, 
 	if q.ic.mode != modeBytes {
 		return buf, ErrNotBytes
 	}
-	if err := q.r.enter(getSide); err != nil {
+	if err := q.r.enter(); err != nil {
 		return buf, err
 	}
-	defer q.r.leave(getSide)
+	defer q.r.leave()
 	var c [1]claimed
 	if _, err := q.r.claim(ctx, dl, c[:], false); err != nil {
 		return buf, err
