@@ -329,9 +329,10 @@ func init() {
 		}
 		per := p.Ops / p.Procs
 		// The timed work is moving the items, nothing else: the handles
-		// are not detached in it (Detach unmaps the ring: 0.5-0.7 ms for the default 4 MiB
-		// here, once per handle's life; the process's exit does it), as
-		// Python's side does not time its queue's teardown either.
+		// are not detached in it (Detach unmaps the ring, 0.5-0.7 ms for
+		// the default 4 MiB here, once in a handle's life; the process's
+		// exit does it), as Python's side does not time its queue's
+		// teardown either.
 		if mode == "value" {
 			q, err := queue.Attach[item64](h, nil)
 			if err != nil {
