@@ -25,6 +25,7 @@ package futex
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -78,12 +79,20 @@ func Now() int64 { return nanotime() }
 func nanotime() int64
 
 // DeadlineIn returns the monotonic deadline d from now. d <= 0 gives a
-// deadline that has already passed.
+// deadline that has already passed; a d too large to add to now (a
+// timeout of math.MaxInt64, a context deadline centuries away) gives
+// math.MaxInt64, a deadline that never comes, rather than wrapping around
+// to a negative one, which callers take for "no deadline" (0 or less) and
+// which would end their periodic checks.
 func DeadlineIn(d time.Duration) int64 {
 	if d <= 0 {
 		return Now()
 	}
-	return Now() + int64(d)
+	now := Now()
+	if int64(d) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 // DeadlineFrom converts ctx's deadline to a monotonic deadline. It returns 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,35 @@ func TestDeadline(t *testing.T) {
 	}
 	// A deadline already past returns at once.
 	assert.ErrorIs(t, futex.Wait(&word, 0, futex.Now()-1), futex.ErrTimeout)
+}
+
+// TestHugeDeadline: a timeout too large to add to the clock is a deadline
+// that never comes (math.MaxInt64), not one wrapped around to a negative
+// number, and a wait on it sleeps until woken.
+func TestHugeDeadline(t *testing.T) {
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - time.Duration(futex.Now()) + 1} {
+		assert.Equal(t, int64(math.MaxInt64), futex.DeadlineIn(d), "DeadlineIn(%d)", d)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(math.MaxInt64))
+	defer cancel()
+	assert.Greater(t, futex.DeadlineFrom(ctx), futex.Now()+int64(100*365*24*time.Hour), "a context deadline centuries away")
+	// Sleeps until woken (no EINVAL from a timespec ~292 years ahead).
+	var word uint32
+	done := make(chan error, 1)
+	go func() { done <- futex.Wait(&word, 0, futex.DeadlineIn(math.MaxInt64)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned before any wake: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	atomic.StoreUint32(&word, 1)
+	futex.Wake(&word, 1)
+	select {
+	case err := <-done:
+		assert.True(t, err == nil || err == futex.ErrValueChanged, "Wait: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait with a far deadline missed its wake")
+	}
 }
 
 func TestValueChanged(t *testing.T) {
