@@ -365,10 +365,41 @@ func (q *base[T]) close() error {
 	return q.r.close()
 }
 
-func (q *base[T]) closed() bool { return loadU64(q.r.tail)&closedBit != 0 }
+// The queries below enter the handle like the calls do, so that they
+// never read a ring that Detach unmapped (a fault that kills the
+// process). A detached handle holds nothing, is not full and counts as
+// closed: nothing can be put or got through it any more.
+
+func (q *base[T]) qsize() int {
+	if q.r.enter() != nil {
+		return 0
+	}
+	defer q.r.leave()
+	return q.r.qsize()
+}
+
+func (q *base[T]) closed() bool {
+	if q.r.enter() != nil {
+		return true
+	}
+	defer q.r.leave()
+	return loadU64(q.r.tail)&closedBit != 0
+}
+
+func (q *base[T]) unfinished() int {
+	if q.r.enter() != nil {
+		return 0
+	}
+	defer q.r.leave()
+	return q.r.unfinished()
+}
 
 func (q *base[T]) full() bool {
 	r := q.r
+	if r.enter() != nil {
+		return false
+	}
+	defer r.leave()
 	if r.maxSize != 0 && uint64(r.qsize()) >= r.maxSize {
 		return true
 	}
@@ -392,6 +423,10 @@ type Stats struct {
 
 func (q *base[T]) stats() Stats {
 	r := q.r
+	if r.enter() != nil {
+		return Stats{Capacity: int(r.capacity), MaxSize: int(r.maxSize), Closed: true}
+	}
+	defer r.leave()
 	tw := loadU64(r.tail)
 	return Stats{
 		Capacity: int(r.capacity),
@@ -414,6 +449,9 @@ func ctxDeadline(ctx context.Context) (context.Context, int64) {
 	return ctx, futex.DeadlineFrom(ctx)
 }
 
+// timeoutDeadline: d <= 0 means now (do not wait); a d too large for the
+// clock is a deadline that never comes (futex.DeadlineIn), as Python's
+// threading.TIMEOUT_MAX, and the waits' polls for dead processes go on.
 func timeoutDeadline(d time.Duration) (context.Context, int64) {
 	return context.Background(), futex.DeadlineIn(d)
 }

@@ -76,5 +76,6 @@ func (q *JoinableQueue[T]) Join(ctx context.Context) error {
 	return q.b.r.join(ctx, dl)
 }
 
-// Unfinished returns the number of tasks not yet marked done.
-func (q *JoinableQueue[T]) Unfinished() int { return q.b.r.unfinished() }
+// Unfinished returns the number of tasks not yet marked done (0 on a
+// detached handle).
+func (q *JoinableQueue[T]) Unfinished() int { return q.b.unfinished() }

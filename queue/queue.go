@@ -155,14 +155,15 @@ func (q *Queue[T]) GetAppend(ctx context.Context, buf []byte) ([]byte, error) {
 }
 
 // Qsize returns the approximate number of items in the queue (put or
-// being put, not yet taken), as Python's qsize.
-func (q *Queue[T]) Qsize() int { return q.b.r.qsize() }
+// being put, not yet taken), as Python's qsize; 0 on a detached handle.
+func (q *Queue[T]) Qsize() int { return q.b.qsize() }
 
 // Empty reports whether Qsize is 0 (approximately, as in Python).
-func (q *Queue[T]) Empty() bool { return q.b.r.qsize() == 0 }
+func (q *Queue[T]) Empty() bool { return q.b.qsize() == 0 }
 
 // Full reports whether a put would block now: MaxSize items are in the
-// queue or the ring has no room for a small item (approximately).
+// queue or the ring has no room for a small item (approximately). It is
+// false on a detached handle (a put fails at once).
 func (q *Queue[T]) Full() bool { return q.b.full() }
 
 // MaxSize returns the item bound, 0 if bounded only by the ring.
@@ -174,7 +175,7 @@ func (q *Queue[T]) MaxSize() int { return int(q.b.r.maxSize) }
 // twice is a no-op.
 func (q *Queue[T]) Close() error { return q.b.close() }
 
-// Closed reports whether the queue was closed.
+// Closed reports whether the queue was closed, or this handle detached.
 func (q *Queue[T]) Closed() bool { return q.b.closed() }
 
 // Detach unmaps this handle (the queue and its items stay): calls in
@@ -189,5 +190,6 @@ func (q *Queue[T]) Unlink() error { return q.b.r.reg.Unlink() }
 // Handle returns the handle that Attach opens in any process.
 func (q *Queue[T]) Handle() shm.Handle { return q.b.r.reg.Handle() }
 
-// Stats returns a snapshot of the queue's counters.
+// Stats returns a snapshot of the queue's counters (on a detached handle,
+// only Capacity, MaxSize and Closed, which is true).
 func (q *Queue[T]) Stats() Stats { return q.b.stats() }

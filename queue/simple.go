@@ -14,7 +14,8 @@ type SimpleQueue[T any] struct {
 	b *base[T]
 }
 
-// NewSimple creates the simple queue name, as New; cfg.MaxSize must be 0.
+// NewSimple creates the simple queue name, as New; cfg.MaxSize must be 0
+// or less (no bound), or it fails with ErrConfig.
 func NewSimple[T any](name string, cfg *Config[T]) (*SimpleQueue[T], error) {
 	b, err := create(namedCreator(name, shm.KindSimpleQueue), cfg, true)
 	if err != nil {
@@ -77,13 +78,14 @@ func (q *SimpleQueue[T]) GetMany(ctx context.Context, dst []T) (int, error) {
 	return q.b.getMany(ctx, dl, dst)
 }
 
-// Empty reports whether the queue holds no item (approximately).
-func (q *SimpleQueue[T]) Empty() bool { return q.b.r.qsize() == 0 }
+// Empty reports whether the queue holds no item (approximately); true on
+// a detached handle.
+func (q *SimpleQueue[T]) Empty() bool { return q.b.qsize() == 0 }
 
 // Close closes the queue for every process, as Queue.Close.
 func (q *SimpleQueue[T]) Close() error { return q.b.close() }
 
-// Closed reports whether the queue was closed.
+// Closed reports whether the queue was closed, or this handle detached.
 func (q *SimpleQueue[T]) Closed() bool { return q.b.closed() }
 
 // Detach unmaps this handle, as Queue.Detach.
