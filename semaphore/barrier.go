@@ -486,16 +486,18 @@ func (b *Barrier) Reset() error {
 func (b *Barrier) Parties() int { return int(b.parties) }
 
 // NWaiting returns the number of parties waiting in the current generation
-// (0 while broken).
+// (0 while broken, and once b is closed).
 func (b *Barrier) NWaiting() int {
-	if atomic.LoadUint32(b.phase)&phaseBroken != 0 {
+	if b.obj.closed.Load() || atomic.LoadUint32(b.phase)&phaseBroken != 0 {
 		return 0
 	}
 	return int(atomic.LoadUint32(b.count))
 }
 
-// Broken reports whether the barrier is broken.
-func (b *Barrier) Broken() bool { return atomic.LoadUint32(b.phase)&phaseBroken != 0 }
+// Broken reports whether the barrier is broken (false once b is closed).
+func (b *Barrier) Broken() bool {
+	return !b.obj.closed.Load() && atomic.LoadUint32(b.phase)&phaseBroken != 0
+}
 
 // Handle returns the handle that attaches to this Barrier from any
 // process.

@@ -2,7 +2,6 @@ package semaphore
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/mproc/mproc/shm"
 )
@@ -88,8 +87,8 @@ func (s *BoundedSemaphore) TryAcquire() bool { return s.s.tryAcq() }
 // above the initial value returns ErrValueTooLarge and changes nothing.
 func (s *BoundedSemaphore) Release() error { return s.s.release() }
 
-// Value returns the number of free permits.
-func (s *BoundedSemaphore) Value() int { return int(atomic.LoadUint32(s.s.value)) }
+// Value returns the number of free permits, 0 once s is closed.
+func (s *BoundedSemaphore) Value() int { return s.s.load() }
 
 // Limit returns the initial value, the most Value can be.
 func (s *BoundedSemaphore) Limit() int { return int(s.s.limit) }

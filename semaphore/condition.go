@@ -339,6 +339,9 @@ func (c *Condition) Wait(ctx context.Context) (bool, error) {
 	atomic.StoreUint32(c.wait, t+1)
 	saved := c.cl.releaseAll()
 	notified := c.await(ctx, &sl.seq, s0)
+	if !notified {
+		settle(ctx) // so that ctx.Err() says why (a Notify meanwhile is seen below)
+	}
 	err := c.cl.restore(saved)
 	if !notified {
 		if atomic.LoadUint32(&sl.seq)>>1 != s0>>1 {
@@ -474,22 +477,27 @@ func (c *Condition) notifyN(n uint64) {
 
 // WaitFor waits until pred returns true, as Python's wait_for: it calls
 // pred with the lock held, and while pred is false and ctx is not done it
-// Waits. It returns pred's last result (false: ctx ended the wait first).
-// The errors are Wait's; with ErrOwnerDied the lock is held and WaitFor
-// returns at once, with pred's result.
+// Waits, calling pred again after each Wait. A Wait that ctx ends is the
+// last: WaitFor then returns pred's result after it (false: ctx ended the
+// wait first). The errors are Wait's; with ErrOwnerDied the lock is held
+// and WaitFor returns at once, with pred's result.
 func (c *Condition) WaitFor(ctx context.Context, pred func() bool) (bool, error) {
 	if err := c.ready(); err != nil {
 		return false, err
 	}
 	ok := pred()
 	for !ok && ctx.Err() == nil {
-		if _, err := c.Wait(ctx); err != nil {
+		notified, err := c.Wait(ctx)
+		if err != nil {
 			if err == ErrOwnerDied {
 				return pred(), err
 			}
 			return false, err
 		}
 		ok = pred()
+		if !notified {
+			break // ctx ended the wait (Python: waittime <= 0)
+		}
 	}
 	return ok, nil
 }

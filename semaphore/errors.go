@@ -17,8 +17,9 @@ var (
 	ErrNotLocked = errors.New("semaphore: release of unlocked lock")
 
 	// ErrNotOwner: the caller does not hold the lock it must hold: release
-	// of an RLock by a goroutine that does not own it (Python's
-	// RuntimeError), or a Condition method called without its lock.
+	// of an RLock by a goroutine that does not own it (multiprocessing's
+	// AssertionError, threading's RuntimeError), or a Condition method
+	// called without its lock (AssertionError in multiprocessing).
 	ErrNotOwner = errors.New("semaphore: lock not held by the caller")
 
 	// ErrValueTooLarge: a release would raise a BoundedSemaphore above its

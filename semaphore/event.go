@@ -142,8 +142,8 @@ func (e *Event) Clear() {
 	}
 }
 
-// IsSet reports whether the flag is set.
-func (e *Event) IsSet() bool { return atomic.LoadUint32(e.word)&eventFlag != 0 }
+// IsSet reports whether the flag is set (false once e is closed).
+func (e *Event) IsSet() bool { return !e.obj.closed.Load() && atomic.LoadUint32(e.word)&eventFlag != 0 }
 
 // Wait blocks until the flag is set or ctx is done, and returns the flag as
 // Python's Event.wait does: true at once if it is set; true if a Set
@@ -155,6 +155,7 @@ func (e *Event) Wait(ctx context.Context) bool {
 	}
 	w0 := atomic.LoadUint32(e.word)
 	if w0&eventFlag == 0 && !e.waitSlow(ctx, w0) {
+		settle(ctx) // so that ctx.Err() says why
 		return false
 	}
 	if shm.RaceEnabled {

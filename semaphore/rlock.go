@@ -217,8 +217,9 @@ func (l *RLock) Unlock() {
 }
 
 // Release releases one level of the calling goroutine's hold, as Unlock
-// does, but returns ErrNotOwner (Python's RuntimeError) if the goroutine
-// does not hold the lock, leaving it unchanged.
+// does, but returns ErrNotOwner (multiprocessing's AssertionError "attempt
+// to release recursive lock not owned by thread") if the goroutine does
+// not hold the lock, leaving it unchanged.
 func (l *RLock) Release() error {
 	if err := l.obj.check(); err != nil {
 		return err
@@ -252,19 +253,20 @@ func (l *RLock) drop() {
 // Depth returns how many times the calling goroutine holds the lock (0 if
 // it does not hold it).
 func (l *RLock) Depth() int {
-	if !l.isHolder() {
+	if l.obj.closed.Load() || !l.isHolder() {
 		return 0
 	}
 	return int(l.depth())
 }
 
-// Locked reports whether the lock is held, by anyone.
-func (l *RLock) Locked() bool { return atomic.LoadUint32(l.m.state) != 0 }
+// Locked reports whether the lock is held, by anyone (false once l is
+// closed, as for Lock).
+func (l *RLock) Locked() bool { return !l.obj.closed.Load() && atomic.LoadUint32(l.m.state) != 0 }
 
 // OwnerDied reports whether the lock is held and this holding began by
 // taking it over from a holder whose process had died. It is reset by the
 // last release.
-func (l *RLock) OwnerDied() bool { return l.m.ownerDied() }
+func (l *RLock) OwnerDied() bool { return !l.obj.closed.Load() && l.m.ownerDied() }
 
 // Handle returns the handle that attaches to this RLock from any process.
 func (l *RLock) Handle() shm.Handle { return l.obj.handle() }

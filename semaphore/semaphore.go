@@ -147,6 +147,14 @@ func (s *sem) acquireSleep(ctx context.Context) error {
 	}
 }
 
+// load returns the value, 0 once closed.
+func (s *sem) load() int {
+	if s.obj.closed.Load() {
+		return 0
+	}
+	return int(atomic.LoadUint32(s.value))
+}
+
 func (s *sem) tryAcq() bool {
 	if s.obj.closed.Load() {
 		panic("semaphore: TryAcquire of closed semaphore")
@@ -269,8 +277,8 @@ func (s *Semaphore) TryAcquire() bool { return s.s.tryAcq() }
 func (s *Semaphore) Release() error { return s.s.release() }
 
 // Value returns the number of free permits (Python's get_value). Others may
-// change it at any moment.
-func (s *Semaphore) Value() int { return int(atomic.LoadUint32(s.s.value)) }
+// change it at any moment. It returns 0 once s is closed.
+func (s *Semaphore) Value() int { return s.s.load() }
 
 // Handle returns the handle that attaches to this Semaphore from any
 // process.

@@ -191,6 +191,27 @@ func (s *sleeper) sleep(addr *uint32, val uint32) error {
 	return futex.Wait(addr, val, s.until())
 }
 
+// settle is called by a wait that reports its end by returning false
+// (Event.Wait, Condition.Wait): if it ended at ctx's deadline by the futex
+// clock, ctx's own timer may not have fired yet, and the caller, told that
+// ctx.Err() says why, would find it nil. settle waits until ctx is done,
+// which takes the timer's latency; at most DefaultCheckInterval, for a
+// context whose Done does not close at its deadline.
+func settle(ctx context.Context) {
+	if ctx.Err() != nil || ctx.Done() == nil {
+		return
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return
+	}
+	t := time.NewTimer(DefaultCheckInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 // Identity words. A process is named in shared memory by one 64-bit word,
 // pid<<40 | start, where start is the low 40 bits of its start time in
 // clock ticks since boot (2^40 ticks at 100 Hz is 348 years).
