@@ -15,8 +15,9 @@ import (
 // EncoderOptions configure an Encoder. A nil *EncoderOptions means all
 // defaults.
 type EncoderOptions struct {
-	// Protocol is the pickle protocol to write: 1-5, or 0 for
-	// DefaultProtocol (4). Protocol 0 itself is available through Dumps.
+	// Protocol is the pickle protocol to write: 1-5, 0 for
+	// DefaultProtocol (4), or a negative number for HighestProtocol (as in
+	// Python). Protocol 0 itself is available through Dumps.
 	// Protocol 5 needs Python 3.8+; 2-4 load in every Python 3.
 	Protocol int
 	// MaxDepth bounds the nesting of the value (default 1000, about what
@@ -57,14 +58,19 @@ func (e *Encoder) Encode(v any) error {
 }
 
 // Dumps returns the pickle of v at protocol 0-5 (see Marshal for what v may
-// be). Protocols 2-5 are what Python 3 programs use; 5 needs Python 3.8+.
+// be); a negative protocol means HighestProtocol, as in Python's
+// pickle.dumps. Protocols 2-5 are what Python 3 programs use; 5 needs
+// Python 3.8+.
 func Dumps(v any, protocol int) ([]byte, error) {
 	return dumps(v, protocol, 0, nil)
 }
 
 func dumps(v any, protocol, maxDepth int, pid func(any) (any, bool)) ([]byte, error) {
-	if protocol < 0 || protocol > HighestProtocol {
-		return nil, fmt.Errorf("%w: protocol %d (want 0-%d)", ErrProtocol, protocol, HighestProtocol)
+	if protocol < 0 {
+		protocol = HighestProtocol
+	}
+	if protocol > HighestProtocol {
+		return nil, fmt.Errorf("%w: protocol %d (want 0-%d, or negative for %d)", ErrProtocol, protocol, HighestProtocol, HighestProtocol)
 	}
 	if maxDepth <= 0 {
 		maxDepth = DefaultLimits().MaxDepth

@@ -175,3 +175,21 @@ func TestEncodeErrors(t *testing.T) {
 type failing struct{}
 
 func (failing) MarshalPickle() (any, error) { return nil, fmt.Errorf("boom") }
+
+// TestNegativeProtocol: as pickle.dumps(obj, -1) in Python ("If a negative
+// number is specified, HIGHEST_PROTOCOL is selected", pickle docs), a
+// negative protocol writes HighestProtocol, through Dumps and Encoder.
+func TestNegativeProtocol(t *testing.T) {
+	want, err := Dumps(NewList(1, "a", []byte("b")), HighestProtocol)
+	require.NoError(t, err)
+	for _, p := range []int{-1, -5, math.MinInt} {
+		got, err := Dumps(NewList(1, "a", []byte("b")), p)
+		require.NoError(t, err, "protocol %d", p)
+		assert.Equal(t, want, got, "protocol %d", p)
+		var buf bytes.Buffer
+		require.NoError(t, NewEncoder(&buf, &EncoderOptions{Protocol: p}).Encode(NewList(1, "a", []byte("b"))))
+		assert.Equal(t, want, buf.Bytes(), "encoder protocol %d", p)
+	}
+	_, err = Dumps(1, HighestProtocol+1)
+	assert.ErrorIs(t, err, ErrProtocol)
+}

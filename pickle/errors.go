@@ -37,7 +37,7 @@ var (
 	// ErrUnknownOpcode: a byte that is not an opcode of protocols 0-5.
 	ErrUnknownOpcode = errors.New("pickle: unknown opcode")
 	// ErrProtocol: a PROTO opcode names a protocol above 5, or an encoder
-	// was asked for a protocol outside 0-5.
+	// was asked for a protocol above 5.
 	ErrProtocol = errors.New("pickle: unsupported protocol")
 	// ErrStack: the unpickler stack underflows, or a MARK is missing.
 	ErrStack = errors.New("pickle: stack underflow or missing MARK")

@@ -817,3 +817,42 @@ func TestPipeSendBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedCheckedFirst: as in Python, where every Connection method calls
+// _check_closed before anything else (connection.py, send_bytes,
+// recv_bytes, send), a closed connection reports ErrClosed ("handle is
+// closed") whatever else is wrong with the call: direction, range or value.
+func TestClosedCheckedFirst(t *testing.T) {
+	r, w, err := pipe.Pipe(false)
+	must(t, err)
+	must(t, r.Close())
+	must(t, w.Close())
+	expectErr(t, r.SendBytes([]byte("x")), pipe.ErrClosed)
+	expectErr(t, r.SendBytesRange([]byte("x"), 0, 1), pipe.ErrClosed)
+	expectErr(t, r.Send(1), pipe.ErrClosed)
+	_, err = w.RecvBytes(0)
+	expectErr(t, err, pipe.ErrClosed)
+	_, err = w.RecvBytesInto(make([]byte, 1))
+	expectErr(t, err, pipe.ErrClosed)
+	_, err = w.Poll(0)
+	expectErr(t, err, pipe.ErrClosed)
+
+	a, b, err := pipe.Pipe(true)
+	must(t, err)
+	must(t, a.Close())
+	must(t, b.Close())
+	_, err = a.RecvBytes(-1)
+	expectErr(t, err, pipe.ErrClosed)
+	expectErr(t, a.SendBytesRange([]byte("x"), -1, 0), pipe.ErrClosed)
+	expectErr(t, a.SendBytesRange([]byte("x"), 0, 2), pipe.ErrClosed)
+	expectErr(t, a.Send(make(chan int)), pipe.ErrClosed)
+
+	// Open, the direction comes next, then the arguments (Python:
+	// _check_writable / _check_readable before the ValueError checks).
+	r, w, err = pipe.Pipe(false)
+	must(t, err)
+	closeAll(t, r, w)
+	expectErr(t, r.SendBytesRange([]byte("x"), -1, 0), pipe.ErrNotWritable)
+	_, err = w.RecvBytes(-1)
+	expectErr(t, err, pipe.ErrNotReadable)
+}

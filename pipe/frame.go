@@ -56,6 +56,9 @@ func (c *Conn) SendBytes(b []byte) error {
 // outside b, fails with ErrRange and sends nothing.
 func (c *Conn) SendBytesRange(b []byte, offset, size int) error {
 	if offset < 0 || size < 0 || offset > len(b) || size > len(b)-offset {
+		if err := c.sendable(); err != nil {
+			return err // as Python, a closed or read-only connection says so first
+		}
 		return fmt.Errorf("%w: offset %d, size %d, buffer length %d", ErrRange, offset, size, len(b))
 	}
 	return c.sendFrame(b[offset:offset+size], false)
@@ -64,11 +67,8 @@ func (c *Conn) SendBytesRange(b []byte, offset, size int) error {
 // sendFrame sends p with the short header, or the long one if p needs it or
 // long is set (CPython reads the long form whatever the size).
 func (c *Conn) sendFrame(p []byte, long bool) error {
-	if !c.writable {
-		return ErrNotWritable
-	}
-	if c.closed.Load() {
-		return fmt.Errorf("pipe: send: %w", ErrClosed)
+	if err := c.sendable(); err != nil {
+		return err
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -103,6 +103,9 @@ func (c *Conn) sendFrame(p []byte, long bool) error {
 // io.ErrUnexpectedEOF if it closed inside one.
 func (c *Conn) RecvBytes(maxLength int) ([]byte, error) {
 	if maxLength < 0 {
+		if err := c.receivable(); err != nil {
+			return nil, err // as Python, a closed or write-only connection says so first
+		}
 		return nil, fmt.Errorf("%w: negative maximum length %d", ErrRange, maxLength)
 	}
 	limit := c.cfg.MaxMessageSize
@@ -252,6 +255,30 @@ func (c *Conn) stash(keep int, mid []byte, n int) {
 	c.rpos, c.rend = 0, end
 }
 
+// sendable checks, in Python's order (_check_closed, _check_writable), that
+// the connection can send.
+func (c *Conn) sendable() error {
+	if c.closed.Load() {
+		return fmt.Errorf("pipe: send: %w", ErrClosed)
+	}
+	if !c.writable {
+		return ErrNotWritable
+	}
+	return nil
+}
+
+// receivable checks, in Python's order (_check_closed, _check_readable),
+// that the connection can receive; recvReady checks more, under rmu.
+func (c *Conn) receivable() error {
+	if c.closed.Load() {
+		return fmt.Errorf("pipe: recv: %w", ErrClosed)
+	}
+	if !c.readable.Load() {
+		return ErrNotReadable
+	}
+	return nil
+}
+
 // recvHeader checks that the connection can receive, reads the next frame
 // header and checks its length against limit. The caller holds rmu and
 // publishes the buffer state when done. Any error after the header was
@@ -265,14 +292,8 @@ func (c *Conn) recvHeader(limit int64) (int64, error) {
 
 // recvReady checks that the connection can receive and sets up rbuf.
 func (c *Conn) recvReady() error {
-	if !c.readable.Load() {
-		if c.closed.Load() {
-			return fmt.Errorf("pipe: recv: %w", ErrClosed)
-		}
-		return ErrNotReadable
-	}
-	if c.closed.Load() {
-		return fmt.Errorf("pipe: recv: %w", ErrClosed)
+	if err := c.receivable(); err != nil {
+		return err
 	}
 	if c.rerr != nil {
 		return c.rerr

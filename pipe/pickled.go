@@ -11,8 +11,8 @@ import (
 // Send pickles v with pickle.Marshal and sends it as one message (Python's
 // Connection.send). Python's recv loads it.
 func (c *Conn) Send(v any) error {
-	if !c.writable {
-		return ErrNotWritable
+	if err := c.sendable(); err != nil {
+		return err
 	}
 	b, err := pickle.Marshal(v)
 	if err != nil {
