@@ -19,4 +19,9 @@ var (
 	// ErrNoArgument reports an argument or file index outside the range
 	// the parent passed.
 	ErrNoArgument = errors.New("process: no such argument")
+
+	// ErrNotStarted reports a Join or a signal on a Process that Start did
+	// not return (its zero value), as Python's join() before start() is
+	// an AssertionError.
+	ErrNotStarted = errors.New("process: process not started")
 )

@@ -289,8 +289,12 @@ func (p *Process) Name() string { return p.name }
 func (p *Process) Daemon() bool { return p.daemon }
 
 // IsAlive reports whether the child has not been reaped yet. A child that
-// has just exited may still be reported alive for a moment.
+// has just exited may still be reported alive for a moment. A Process that
+// Start did not return (the zero value) is not alive.
 func (p *Process) IsAlive() bool {
+	if p.done == nil {
+		return false
+	}
 	select {
 	case <-p.done:
 		return false
@@ -318,8 +322,12 @@ func (p *Process) ExitCode() (code int, done bool) {
 // done first, Join returns ctx.Err() (which matches
 // context.DeadlineExceeded or context.Canceled with errors.Is) and the
 // child keeps running. Join may be called any number of times, from any
-// goroutine.
+// goroutine. Join of a Process that Start did not return (the zero value)
+// returns ErrNotStarted at once.
 func (p *Process) Join(ctx context.Context) error {
+	if p.done == nil {
+		return ErrNotStarted
+	}
 	select {
 	case <-p.done:
 		return p.waitErr
@@ -334,8 +342,12 @@ func (p *Process) Join(ctx context.Context) error {
 }
 
 // JoinTimeout waits at most d for the child to exit and reports whether it
-// has. A d of zero or less only checks.
+// has. A d of zero or less only checks. For a Process that Start did not
+// return (the zero value) it returns false at once.
 func (p *Process) JoinTimeout(d time.Duration) bool {
+	if p.done == nil {
+		return false
+	}
 	if d <= 0 {
 		return !p.IsAlive()
 	}
@@ -359,8 +371,12 @@ func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
 
 // Signal sends sig to the child. Once the child has been reaped it returns
 // os.ErrProcessDone (a signal never reaches another process that reused
-// the pid).
+// the pid). For a Process that Start did not return (the zero value) it
+// returns ErrNotStarted.
 func (p *Process) Signal(sig os.Signal) error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return ErrNotStarted
+	}
 	return p.cmd.Process.Signal(sig)
 }
 

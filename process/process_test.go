@@ -652,3 +652,35 @@ func TestDaemon(t *testing.T) {
 		})
 	}
 }
+
+// A Process that was never started (its zero value; Start is the only way
+// to make a started one) behaves as Python's Process before start(): it is
+// not alive, has no exit code, and join or a signal is an error
+// (Python's AssertionError "can only join a started process") instead of
+// a hang or a nil-pointer panic.
+func TestZeroProcess(t *testing.T) {
+	var p process.Process
+	check.False(t, p.IsAlive())
+	code, done := p.ExitCode()
+	check.Equal(t, 0, code)
+	check.False(t, done)
+	check.Equal(t, 0, p.Pid())
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	start := time.Now()
+	check.ErrorIs(t, p.Join(ctx), process.ErrNotStarted)
+	check.False(t, p.JoinTimeout(testTimeout))
+	check.True(t, time.Since(start) < testTimeout/2, "Join of a process never started must not wait")
+	for name, f := range map[string]func() error{"Terminate": p.Terminate, "Kill": p.Kill, "Signal": func() error { return p.Signal(syscall.SIGINT) }} {
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("%s of a process never started panicked: %v", name, v)
+				}
+			}()
+			err = f()
+		}()
+		check.ErrorIs(t, err, process.ErrNotStarted, name)
+	}
+}

@@ -43,7 +43,8 @@ import (
 // incomplete (its space is lost, nothing overlaps). Blocks are never freed:
 // an arena is sized for the objects of a program run and unlinked with it.
 type Arena struct {
-	seg *Segment
+	seg    *Segment
+	closed atomic.Bool
 }
 
 const (
@@ -143,8 +144,16 @@ func (a *Arena) Name() string { return a.seg.name }
 func (a *Arena) Segment() *Segment { return a.seg }
 
 // Close unmaps the arena once every Region allocated from or attached
-// through it is closed too.
-func (a *Arena) Close() error { return a.seg.Close() }
+// through it is closed too. Closing twice is a no-op, as with Region (and
+// Python's SharedMemory.close). A closed Arena's Alloc and Attach return
+// ErrClosed and its Blocks returns nil, even while Regions keep the
+// segment mapped.
+func (a *Arena) Close() error {
+	if a.closed.Swap(true) {
+		return nil
+	}
+	return a.seg.Close()
+}
 
 // Unlink removes the arena's name.
 func (a *Arena) Unlink() error { return a.seg.Unlink() }
@@ -164,6 +173,9 @@ func entryType(p []byte, i uint64) *uint64  { return Uint64(p, dirOff+int(i)*ent
 // processes at once.
 func (a *Arena) Alloc(kind Kind, version uint32, size int, init func([]byte) error) (*Region, error) {
 	fail := func(err error) (*Region, error) { return nil, &Error{"alloc", a.seg.name, err} }
+	if a.closed.Load() {
+		return fail(ErrClosed)
+	}
 	if kind == KindAny || kind == KindArena {
 		return fail(withDetail(ErrKind, fmt.Sprintf("cannot allocate a %v", kind)))
 	}
@@ -210,6 +222,9 @@ func (a *Arena) Alloc(kind Kind, version uint32, size int, init func([]byte) err
 // Attach returns the Region of the object h names in this arena, sharing
 // the arena's mapping.
 func (a *Arena) Attach(h Handle, minSize int) (*Region, error) {
+	if a.closed.Load() {
+		return nil, &Error{"attach", a.seg.name, ErrClosed}
+	}
 	if h.Segment != a.seg.name {
 		return nil, &Error{"attach", h.Segment, withDetail(ErrHandle, "handle names another segment than "+a.seg.name)}
 	}
@@ -231,8 +246,12 @@ type Block struct {
 	Complete bool   // false: its allocator has not published it (or died first)
 }
 
-// Blocks lists the arena's allocated blocks in address order.
+// Blocks lists the arena's allocated blocks in address order, or returns
+// nil once the Arena is closed.
 func (a *Arena) Blocks() []Block {
+	if a.closed.Load() {
+		return nil
+	}
 	p, capacity, _, _ := a.words()
 	var out []Block
 	for i := uint64(0); i < capacity; i++ {

@@ -79,7 +79,7 @@ func (r *Region) fileOffset() int64 {
 // torn mix of old and new bytes, as with any plain copy. ErrClosed after
 // Close.
 func (r *Region) ReadAt(p []byte, off int64) (int, error) {
-	if r.closed.Load() {
+	if r.isClosed() {
 		return 0, &Error{"read", r.seg.name, ErrClosed}
 	}
 	if off < 0 || off > int64(len(r.data)) {
@@ -99,7 +99,7 @@ func (r *Region) ReadAt(p []byte, off int64) (int, error) {
 // segment's file like ReadAt. Bytes that would not fit are an error
 // matching ErrSize, and nothing is written then. ErrClosed after Close.
 func (r *Region) WriteAt(p []byte, off int64) (int, error) {
-	if r.closed.Load() {
+	if r.isClosed() {
 		return 0, &Error{"write", r.seg.name, ErrClosed}
 	}
 	if off < 0 || off > int64(len(r.data)) || int64(len(p)) > int64(len(r.data))-off {

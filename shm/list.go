@@ -94,7 +94,7 @@ func inspect(name string, mappers map[string][]int) Info {
 		info.Err = ErrIncomplete
 	default:
 		info.Kind, info.Version, info.Created = h.Kind, h.Version, h.Created
-		if uint64(info.Size) < HeaderSize+h.PayloadSize {
+		if info.Size < HeaderSize || h.PayloadSize > uint64(info.Size)-HeaderSize {
 			info.Err = ErrShort
 		}
 	}

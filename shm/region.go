@@ -31,8 +31,11 @@ func (r *Region) Handle() Handle { return r.handle }
 // with an atomic add of zero, which changes no byte even while other
 // processes use the memory (see populate). The pages at the object's ends
 // may be shared with neighbouring objects of an arena; they are touched
-// the same harmless way. The error is always nil today.
+// the same harmless way. The error is ErrClosed after Close, nil otherwise.
 func (r *Region) Populate() error {
+	if r.isClosed() {
+		return &Error{"populate", r.seg.name, ErrClosed}
+	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(r.data)))
 	page := uintptr(os.Getpagesize())
 	lo := start &^ (page - 1)
@@ -46,6 +49,10 @@ func (r *Region) Populate() error {
 
 // Segment returns the segment holding the object.
 func (r *Region) Segment() *Segment { return r.seg }
+
+// isClosed reports whether this Region was closed, or its segment unmapped
+// under it (a Close of the Segment itself).
+func (r *Region) isClosed() bool { return r.closed.Load() || r.seg.gone.Load() }
 
 // Close unmaps this process's view of the object (once every other Region
 // of the same segment is closed too). It does not remove anything.

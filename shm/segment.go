@@ -27,6 +27,7 @@ type Segment struct {
 	hdr     Header
 	created bool
 	refs    atomic.Int32 // Close unmaps when it reaches 0
+	gone    atomic.Bool  // set by the Close that unmaps, before it unmaps
 
 	fileMu    sync.Mutex // guards file and fileTried (see fileio.go)
 	file      *os.File
@@ -253,14 +254,24 @@ func tryOpen(path, name string, start time.Time) (*Segment, bool, error) {
 		if h.Creator.Pid != 0 && !h.Creator.Alive() {
 			return nil, false, withDetail(ErrIncomplete, fmt.Sprintf("creator pid %d died during creation", h.Creator.Pid))
 		}
+		if h.Creator.Pid == 0 && (time.Since(fi.ModTime()) >= publishWait || time.Since(start) >= publishWait) {
+			// A creator records itself right after sizing the file
+			// (which sets its mtime), so a file that has had no
+			// creator for publishWait will get none: a creator that
+			// died at once, or a zero-filled foreign file. Say so,
+			// without waiting publishWait again for an old file.
+			return nil, false, withDetail(ErrIncomplete, "no creator recorded in the header (its creator died before writing it, or the file is not an mproc segment)")
+		}
 		if time.Since(start) < publishWait {
 			return nil, true, nil
 		}
 		return nil, false, withDetail(ErrIncomplete, fmt.Sprintf("creator pid %d has not finished after %v", h.Creator.Pid, publishWait))
 	}
-	if need := uint64(HeaderSize) + h.PayloadSize; uint64(size) < need || h.PayloadSize == 0 {
+	if h.PayloadSize == 0 || h.PayloadSize > uint64(size)-HeaderSize {
+		// (Compared without adding HeaderSize, which a corrupt payload
+		// size near 2^64 would wrap past.)
 		_ = mem.Unmap()
-		return nil, false, withDetail(ErrShort, fmt.Sprintf("%d bytes, the header says %d", size, need))
+		return nil, false, withDetail(ErrShort, fmt.Sprintf("%d bytes, the header says %d of payload after its %d", size, h.PayloadSize, HeaderSize))
 	}
 	s := &Segment{name: name, mem: mem, hdr: h} // Payload slices off any tail
 	s.refs.Store(1)
@@ -279,6 +290,8 @@ func osError(err error) error {
 		return fmt.Errorf("%w (%v)", ErrPermission, err)
 	case errors.Is(err, syscall.ELOOP):
 		return withDetail(ErrNotMproc, "a symbolic link")
+	case errors.Is(err, syscall.EISDIR):
+		return withDetail(ErrNotMproc, "a directory")
 	}
 	return err
 }
@@ -294,8 +307,12 @@ func (s *Segment) Header() Header { return s.hdr }
 func (s *Segment) Created() bool { return s.created }
 
 // Payload returns the shared bytes after the header. They are valid until
-// Close unmaps them; read and write shared words with sync/atomic.
+// Close unmaps them; read and write shared words with sync/atomic. Once
+// the segment is unmapped Payload returns nil.
 func (s *Segment) Payload() []byte {
+	if s.gone.Load() {
+		return nil
+	}
 	end := HeaderSize + int(s.hdr.PayloadSize)
 	return s.mem[HeaderSize:end:end]
 }
@@ -313,6 +330,7 @@ func (s *Segment) Close() error {
 		return &Error{"close", s.name, ErrClosed}
 	}
 	if n == 0 {
+		s.gone.Store(true)
 		s.closeFile()
 		return s.mem.Unmap()
 	}
@@ -323,13 +341,15 @@ func (s *Segment) Close() error {
 // using it until they close it.
 func (s *Segment) Unlink() error { return Unlink(s.name) }
 
-// Unlink removes the segment named name.
+// Unlink removes the segment named name. Like shm_unlink(3), it removes
+// only a file: a directory under that name is ErrNotMproc and stays.
 func Unlink(name string) error {
 	if err := ValidateName(name); err != nil {
 		return &Error{"unlink", name, err}
 	}
-	if err := os.Remove(Path(name)); err != nil {
-		return &Error{"unlink", name, osError(err)}
+	// unlink(2), not os.Remove, which would also rmdir an empty directory.
+	if err := unix.Unlink(Path(name)); err != nil {
+		return &Error{"unlink", name, osError(&os.PathError{Op: "unlink", Path: Path(name), Err: err})}
 	}
 	return nil
 }
