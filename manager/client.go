@@ -52,6 +52,9 @@ type Manager struct {
 	peersMu sync.Mutex
 	peers   map[Address]*Manager // managers at other addresses (nested proxies)
 
+	liveMu sync.Mutex
+	live   map[*clientConn]struct{} // every open connection, for Close
+
 	decrefs chan Token // references of proxies collected without Close
 	bgOnce  sync.Once
 	bgDone  chan struct{}
@@ -131,11 +134,35 @@ func (m *Manager) Session() bool { return m.session != "" }
 // clientConn is one client connection.
 type clientConn struct {
 	wc      *wireConn
-	session bool // a session connection: public calls allowed
+	m       *Manager // the manager tracking it (nil: untracked)
+	session bool     // a session connection: public calls allowed
 	broken  bool
 }
 
-func (c *clientConn) close() { c.wc.close() }
+func (c *clientConn) close() {
+	c.wc.close()
+	if c.m != nil {
+		c.m.liveMu.Lock()
+		delete(c.m.live, c)
+		c.m.liveMu.Unlock()
+	}
+}
+
+// track records c as open, so that Close closes it even while a call
+// uses it; it reports false (and c is not recorded) once m is closed.
+func (m *Manager) track(c *clientConn) bool {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.closed.Load() {
+		return false
+	}
+	if m.live == nil {
+		m.live = make(map[*clientConn]struct{})
+	}
+	m.live[c] = struct{}{}
+	c.m = m
+	return true
+}
 
 // dial opens an authenticated connection.
 func (m *Manager) dial(ctx context.Context) (*clientConn, error) {
@@ -145,7 +172,7 @@ func (m *Manager) dial(ctx context.Context) (*clientConn, error) {
 	c, err := m.pipeCfg.DialContext(ctx, m.addr.Network, m.addr.Addr, m.authkey)
 	if err != nil {
 		if errors.Is(err, pipe.ErrAuthentication) {
-			return nil, fmt.Errorf("manager: connect to %s: %w", m.addr, err)
+			return nil, authError(m.addr, err)
 		}
 		return nil, fmt.Errorf("%w: connect to %s: %w", ErrServerGone, m.addr, err)
 	}
@@ -153,8 +180,25 @@ func (m *Manager) dial(ctx context.Context) (*clientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s: %w", ErrServerGone, m.addr, err)
 	}
-	return &clientConn{wc: wc}, nil
+	cc := &clientConn{wc: wc}
+	if !m.track(cc) {
+		cc.close()
+		return nil, ErrClosed
+	}
+	return cc, nil
 }
+
+// authError is the error of a refused authkey: it matches
+// pipe.ErrAuthentication and ErrAuthenticationErr (Python's
+// multiprocessing.AuthenticationError).
+func authError(a Address, err error) error {
+	return &connectAuthError{fmt.Errorf("manager: connect to %s: %w", a, err)}
+}
+
+type connectAuthError struct{ err error }
+
+func (e *connectAuthError) Error() string   { return e.err.Error() }
+func (e *connectAuthError) Unwrap() []error { return []error{e.err, ErrAuthenticationErr} }
 
 // conn returns a connection for method calls: an idle one, or a new one
 // (a session connection, or an accept_connection one for CPython).
@@ -300,9 +344,13 @@ func noStop() {}
 // after the deadline.
 const deadlineGrace = 5 * time.Second
 
-// ioError marks c broken and classifies err.
+// ioError marks c broken and classifies err: a connection that Close
+// closed under a call gives ErrClosed.
 func (c *clientConn) ioError(ctx context.Context, err error) error {
 	c.broken = true
+	if c.m != nil && c.m.closed.Load() {
+		return ErrClosed
+	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
 	}
@@ -500,12 +548,17 @@ func (m *Manager) Proxy(ctx context.Context, tok Token) (*Proxy, error) {
 // Shutdown asks the server to shut down (Python's manager.shutdown()) and,
 // for a server started by Start, waits for its process to exit (killing it
 // after ten seconds). Calling it again does nothing and returns nil. The
-// Manager is closed.
+// Manager is closed; a Manager closed before still shuts its server down.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	if m.shutdown.Swap(true) {
 		return nil
 	}
-	_, err := m.public(ctx, callShutdown)
+	var err error
+	if m.closed.Load() {
+		err = m.shutdownClosed(ctx)
+	} else {
+		_, err = m.public(ctx, callShutdown)
+	}
 	if errors.Is(err, ErrServerGone) || errors.Is(err, ErrClosed) {
 		err = nil // already gone
 	}
@@ -521,13 +574,47 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// shutdownClosed sends the shutdown call of a Manager already closed, on
+// a connection of its own, as Python's shutdown does.
+func (m *Manager) shutdownClosed(ctx context.Context) error {
+	pc, err := m.pipeCfg.DialContext(ctx, m.addr.Network, m.addr.Addr, m.authkey)
+	if err != nil {
+		if errors.Is(err, pipe.ErrAuthentication) {
+			return authError(m.addr, err)
+		}
+		return fmt.Errorf("%w: connect to %s: %w", ErrServerGone, m.addr, err)
+	}
+	wc, err := newWireConn(pc, m.cfg.MaxMessageSize)
+	if err != nil {
+		return fmt.Errorf("%w: connect to %s: %w", ErrServerGone, m.addr, err)
+	}
+	c := &clientConn{wc: wc} // untracked: m is closed
+	defer c.close()
+	kind, res, err := c.roundTrip(ctx, m, pickle.Tuple{pickle.None, callShutdown, pickle.Tuple{}, pickle.NewDict()})
+	if err == nil && kind != kindReturn {
+		err = replyError(kind, res)
+	}
+	return err
+}
+
 // Close closes the client's connections. With an mproc server this drops
 // every reference the client's proxies hold; with CPython, proxies not
 // closed before stay referenced (Python clients decref at exit). The
-// server keeps running. Close is idempotent.
+// server keeps running. Calls in progress (a blocked Queue.Get, say) and
+// later calls on its proxies return ErrClosed. Close is idempotent.
 func (m *Manager) Close() error {
 	if m.closed.Swap(true) {
 		return nil
+	}
+	// Every connection, including those of calls in progress (which
+	// return ErrClosed) and the dedicated ones of RLock and Condition
+	// proxies (which would keep the session and its references alive).
+	m.liveMu.Lock()
+	live := m.live
+	m.live = nil
+	m.liveMu.Unlock()
+	for c := range live {
+		c.wc.close()
 	}
 	m.poolMu.Lock()
 	pool := m.pool

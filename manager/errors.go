@@ -54,6 +54,8 @@ var (
 	ErrNotFlushed = errors.New("manager: pipeline not flushed")
 
 	// Python exceptions, matched by a *PyError of that class.
+	// ErrAuthenticationErr also matches a connection refused for its
+	// authkey (Connect's error; Python raises AuthenticationError).
 	ErrKeyError          = errors.New("manager: KeyError")
 	ErrIndexError        = errors.New("manager: IndexError")
 	ErrAttributeError    = errors.New("manager: AttributeError")

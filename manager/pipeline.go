@@ -43,6 +43,11 @@ func (pl *Pipeline) Call(p *Proxy, method string, args ...any) *Pending {
 // CallKw queues p.method(*args, **kwargs).
 func (pl *Pipeline) CallKw(p *Proxy, method string, args []any, kwargs []Kwarg) *Pending {
 	pc := &Pending{proxy: p}
+	if !p.valid() {
+		pc.err, pc.done = errNilProxy, true
+		pl.calls = append(pl.calls, pc)
+		return pc
+	}
 	l := p.s.life
 	switch {
 	case l.m != pl.m:

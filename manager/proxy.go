@@ -74,6 +74,13 @@ func (l *proxyLife) collected() {
 	l.m.queueDecref(l.tok)
 }
 
+// errNilProxy is the error of a nil or zero Proxy (one not made by a
+// Manager).
+var errNilProxy = fmt.Errorf("%w: nil or zero Proxy", ErrClosed)
+
+// valid reports whether p was made by a Manager.
+func (p *Proxy) valid() bool { return p != nil && p.s != nil }
+
 // Token returns the token of the referent.
 func (p *Proxy) Token() Token { return p.s.life.tok }
 
@@ -91,6 +98,9 @@ func (p *Proxy) Manager() *Manager { return p.s.life.m }
 // object when no reference is left. Calls after Close fail with ErrClosed.
 // Close is idempotent.
 func (p *Proxy) Close() error {
+	if !p.valid() {
+		return errNilProxy
+	}
 	l := p.s.life
 	if l.closed.Swap(true) {
 		return nil
@@ -113,6 +123,9 @@ func (p *Proxy) Close() error {
 // Clone returns a new proxy for the same referent, with a reference (and,
 // for RLock and Condition, a connection and thus an ownership) of its own.
 func (p *Proxy) Clone(ctx context.Context) (*Proxy, error) {
+	if !p.valid() {
+		return nil, errNilProxy
+	}
 	l := p.s.life
 	if l.closed.Load() {
 		return nil, ErrClosed
@@ -168,8 +181,11 @@ func decodeInto(v, out any) error {
 
 // roundTrip sends one method call and returns the raw reply.
 func (p *Proxy) roundTrip(ctx context.Context, method string, args []any, kwargs []Kwarg) (string, any, error) {
+	if !p.valid() {
+		return "", nil, errNilProxy
+	}
 	l := p.s.life
-	if l.closed.Load() {
+	if l.closed.Load() || l.m.closed.Load() {
 		return "", nil, ErrClosed
 	}
 	req := pickle.Tuple{l.tok.ID, method, pickle.Tuple(args), kwDict(kwargs)}
@@ -255,11 +271,16 @@ func (p *Proxy) MarshalPickle() (any, error) {
 }
 
 // UnmarshalPickle makes the proxy share a proxy decoded by this package
-// (a *Proxy in a call's result); it fails for other values.
+// (a *Proxy in a call's result); it fails for other values, and for a nil
+// *Proxy (the one a zero Dict, List... embeds: decode into a *Proxy
+// variable and wrap it, &List{Proxy: p}).
 func (p *Proxy) UnmarshalPickle(v any) error {
 	src, ok := v.(*Proxy)
 	if !ok {
 		return fmt.Errorf("manager: cannot unmarshal %s into a Proxy", pickle.TypeName(v))
+	}
+	if p == nil {
+		return fmt.Errorf("manager: cannot unmarshal a proxy into a nil *Proxy (decode into a *Proxy variable)")
 	}
 	p.s = src.s
 	return nil

@@ -19,12 +19,16 @@ type Dict struct{ *Proxy }
 
 // Dict creates a managed dict (Python's manager.dict()), holding the items
 // of initial if one is given (a Go map, a *pickle.Dict, or a sequence of
-// key/value pairs), and returns its proxy.
+// key/value pairs such as Items' []pickle.Item), and returns its proxy.
 func (m *Manager) Dict(ctx context.Context, initial ...any) (*Dict, error) {
 	if len(initial) > 1 {
 		return nil, fmt.Errorf("%w: Dict takes at most one initial value", ErrConfig)
 	}
-	p, err := m.Create(ctx, "dict", initial, nil)
+	var args []any
+	if len(initial) == 1 {
+		args = []any{pairsArg(initial[0])}
+	}
+	p, err := m.Create(ctx, "dict", args, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +110,26 @@ func (d *Dict) Items(ctx context.Context) ([]pickle.Item, error) {
 }
 
 // Update does d.update(other): other is a mapping (a Go map, a
-// *pickle.Dict, a *Dict) or a sequence of pairs.
+// *pickle.Dict, a *Dict) or a sequence of pairs (such as Items'
+// []pickle.Item).
 func (d *Dict) Update(ctx context.Context, other any) error {
-	return d.call(ctx, nil, "update", other)
+	return d.call(ctx, nil, "update", pairsArg(other))
+}
+
+// pairsArg sends a []pickle.Item as the list of (key, value) tuples
+// Python's items() is: pickle.Marshal would make each Item a dict
+// {'Key': k, 'Value': v}, which dict.update reads as the pair
+// ('Key', 'Value').
+func pairsArg(v any) any {
+	items, ok := v.([]pickle.Item)
+	if !ok {
+		return v
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = pickle.Tuple{it.Key, it.Value}
+	}
+	return pickle.NewList(out...)
 }
 
 // Pop removes key and stores its value in out; a missing key is an error

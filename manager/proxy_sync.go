@@ -97,11 +97,22 @@ func (a *Acquirer) TryAcquire(ctx context.Context) (bool, error) {
 	return ok, err
 }
 
-// AcquireTimeout waits at most d (acquire(True, d)) and reports whether it
-// acquired.
+// AcquireTimeout waits at most d (acquire(True, d); a negative d is 0)
+// and reports whether it acquired. A ctx deadline before d bounds the
+// wait instead: failing by then is false and an error matching
+// context.DeadlineExceeded.
 func (a *Acquirer) AcquireTimeout(ctx context.Context, d time.Duration) (bool, error) {
+	t := max(d.Seconds(), 0)
+	r, has := remaining(ctx)
+	bounded := has && r < t
+	if bounded {
+		t = r
+	}
 	var ok bool
-	err := a.call(ctx, &ok, "acquire", true, max(d.Seconds(), 0))
+	err := a.call(ctx, &ok, "acquire", true, t)
+	if err == nil && !ok && bounded {
+		err = timedOut(ctx, "acquire")
+	}
 	return ok, err
 }
 
@@ -365,5 +376,23 @@ func (q *Queue) Full(ctx context.Context) (bool, error) {
 // TaskDone marks one item taken by Get as processed (JoinableQueue).
 func (q *Queue) TaskDone(ctx context.Context) error { return q.call(ctx, nil, "task_done") }
 
-// Join waits until every item put has been marked done.
-func (q *Queue) Join(ctx context.Context) error { return q.call(ctx, nil, "join") }
+// Join waits until every item put has been marked done, or until ctx is
+// done (its error). Python's join has no timeout: at ctx's deadline the
+// call's connection is closed (an mproc server abandons the wait; a
+// CPython server's ends when the queue is joined).
+func (q *Queue) Join(ctx context.Context) error {
+	if _, has := ctx.Deadline(); !has {
+		return q.call(ctx, nil, "join")
+	}
+	// A deadline would wait for a reply until it plus deadlineGrace;
+	// nothing answers a join at the deadline, so cancel instead.
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	err := q.call(cctx, nil, "join")
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("manager: join: %w", ctx.Err())
+	}
+	return err
+}
