@@ -385,6 +385,9 @@ func (e *encoder) save(v any) error {
 		return e.saveBig(x)
 	case Tuple:
 		return e.saveTuple(x)
+	case Item:
+		// A key/value pair is a 2-tuple, as dict.items() yields.
+		return e.saveTuple(Tuple{x.Key, x.Value})
 	case *List:
 		if x == nil {
 			return e.saveNone()

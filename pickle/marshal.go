@@ -46,7 +46,10 @@ type Unmarshaler interface {
 // ErrUnsupportedType.
 func Marshal(v any) ([]byte, error) { return Dumps(v, DefaultProtocol) }
 
-var bigIntType = reflect.TypeFor[big.Int]()
+var (
+	bigIntType = reflect.TypeFor[big.Int]()
+	itemType   = reflect.TypeFor[Item]()
+)
 
 // ---- Go values -> pickle ----
 
@@ -88,6 +91,10 @@ func (e *encoder) saveReflect(rv reflect.Value) error {
 		}
 		return e.saveMap(rv)
 	case reflect.Struct:
+		if rv.Type() == itemType {
+			it := rv.Interface().(Item)
+			return e.saveTuple(Tuple{it.Key, it.Value})
+		}
 		if rv.Type() == bigIntType {
 			b := new(big.Int)
 			if rv.CanAddr() {
@@ -124,6 +131,9 @@ func (e *encoder) savePointer(rv reflect.Value) error {
 		}
 		if elem.Type() == bigIntType {
 			return e.saveBig(rv.Interface().(*big.Int))
+		}
+		if elem.Type() == itemType {
+			return e.saveReflect(elem)
 		}
 		return e.saveStruct(elem, key)
 	}
@@ -688,6 +698,16 @@ func (u *unmarshaler) assign(dst reflect.Value, src any, depth int) error {
 			default:
 				return u.mismatch(dst, src, "")
 			}
+			return nil
+		}
+		if dst.Type() == itemType {
+			// An Item is a (key, value) pair: it marshals as a 2-tuple.
+			pair, ok := seqItems(src)
+			if !ok || len(pair) != 2 {
+				return u.mismatch(dst, src, "not a (key, value) pair")
+			}
+			it := dst.Addr().Interface().(*Item)
+			it.Key, it.Value = pair[0], pair[1]
 			return nil
 		}
 		items, ok := structItems(src)

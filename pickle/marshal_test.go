@@ -296,3 +296,30 @@ func TestUnmarshalDepth(t *testing.T) {
 	err := UnmarshalValue(v, &r)
 	assert.ErrorIs(t, err, ErrTooDeep)
 }
+
+// TestItemIsPair: an Item marshals as a (key, value) 2-tuple, as
+// dict.items() yields in Python, alone, by pointer and in a slice; and a
+// 2-tuple or 2-list unmarshals into an Item.
+func TestItemIsPair(t *testing.T) {
+	for _, v := range []any{Item{"k", int64(1)}, &Item{"k", int64(1)}} {
+		b, err := Marshal(v)
+		require.NoError(t, err)
+		got, err := Loads(b)
+		require.NoError(t, err)
+		assert.Equal(t, Tuple{"k", int64(1)}, got)
+	}
+	b, err := Marshal([]Item{{"a", int64(1)}, {"b", "x"}})
+	require.NoError(t, err)
+	got, err := Loads(b)
+	require.NoError(t, err)
+	require.IsType(t, &List{}, got)
+	assert.Equal(t, []any{Tuple{"a", int64(1)}, Tuple{"b", "x"}}, got.(*List).Items)
+	var items []Item
+	require.NoError(t, Unmarshal(b, &items))
+	assert.Equal(t, []Item{{"a", int64(1)}, {"b", "x"}}, items)
+	// Not a pair: a clear error.
+	b, err = Marshal(Tuple{"a", int64(1), int64(2)})
+	require.NoError(t, err)
+	var it Item
+	assert.Error(t, Unmarshal(b, &it))
+}

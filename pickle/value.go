@@ -107,7 +107,9 @@ type Global struct {
 // String returns "module.name".
 func (g Global) String() string { return g.Module + "." + g.Name }
 
-// Item is one key/value pair of a Dict or of Object.DictItems.
+// Item is one key/value pair of a Dict or of Object.DictItems. Marshal
+// writes an Item as the 2-tuple (key, value), as Python's dict.items()
+// yields it, and Unmarshal reads a 2-tuple or 2-list into one.
 type Item struct {
 	Key   any // a hashable value (in a Dict)
 	Value any // any value
