@@ -81,18 +81,35 @@ var errNilProxy = fmt.Errorf("%w: nil or zero Proxy", ErrClosed)
 // valid reports whether p was made by a Manager.
 func (p *Proxy) valid() bool { return p != nil && p.s != nil }
 
-// Token returns the token of the referent.
-func (p *Proxy) Token() Token { return p.s.life.tok }
+// Token returns the token of the referent (the zero Token for a nil or
+// zero Proxy).
+func (p *Proxy) Token() Token {
+	if !p.valid() {
+		return Token{}
+	}
+	return p.s.life.tok
+}
 
-// TypeID returns the referent's typeid.
-func (p *Proxy) TypeID() string { return p.s.life.tok.TypeID }
+// TypeID returns the referent's typeid ("" for a nil or zero Proxy).
+func (p *Proxy) TypeID() string { return p.Token().TypeID }
 
 // Exposed returns the methods the server exposes for the referent, as
-// create or get_methods reported them.
-func (p *Proxy) Exposed() []string { return append([]string(nil), p.s.exposed...) }
+// create or get_methods reported them (nil for a nil or zero Proxy).
+func (p *Proxy) Exposed() []string {
+	if !p.valid() {
+		return nil
+	}
+	return append([]string(nil), p.s.exposed...)
+}
 
-// Manager returns the manager the proxy talks to.
-func (p *Proxy) Manager() *Manager { return p.s.life.m }
+// Manager returns the manager the proxy talks to (nil for a nil or zero
+// Proxy).
+func (p *Proxy) Manager() *Manager {
+	if !p.valid() {
+		return nil
+	}
+	return p.s.life.m
+}
 
 // Close drops the proxy's reference (a decref); the server deletes the
 // object when no reference is left. Calls after Close fail with ErrClosed.
@@ -238,6 +255,9 @@ func (p *Proxy) Repr(ctx context.Context) (string, error) {
 // String describes the proxy as Python's repr(proxy) does (it does not
 // call the server; see Repr).
 func (p *Proxy) String() string {
+	if !p.valid() {
+		return "<invalid manager proxy>"
+	}
 	return fmt.Sprintf("<%s object, typeid %s at %#x>", p.proxyClass(), reprStr(p.TypeID()), p.addr())
 }
 

@@ -531,6 +531,12 @@ func TestNilProxy(t *testing.T) {
 	isErr(t, "clone a zero Proxy", err, manager.ErrClosed)
 	pl := m.Pipeline()
 	isErr(t, "pipeline call on a nil Proxy", pl.Call(nil, "x").Err(), manager.ErrClosed)
+	// The accessors answer zero values, nil or zero proxy alike.
+	for _, zp := range []*manager.Proxy{nil, &z} {
+		if zp.Token() != (manager.Token{}) || zp.TypeID() != "" || zp.Exposed() != nil || zp.Manager() != nil || zp.String() == "" {
+			t.Errorf("accessors of an invalid proxy: %v %q %v %v %q", zp.Token(), zp.TypeID(), zp.Exposed(), zp.Manager(), zp.String())
+		}
+	}
 	var p *manager.Proxy
 	must(t, d.Get(ctx, "inner", &p))
 	must(t, (&manager.List{Proxy: p}).Append(ctx, 1))
