@@ -31,6 +31,7 @@ type Call struct {
 	ctx  context.Context
 	conn *serverConn // nil for calls made by the server itself
 	srv  *Server
+	fn   string // the function named in Params' errors ("" means Method)
 }
 
 // Context returns the context of the serving connection.
@@ -54,9 +55,19 @@ func (c *Call) owner() ownerID {
 // a def: positional arguments first, then keyword arguments by name; the
 // last len(defaults) parameters have defaults. It returns one value per
 // name, or Python's TypeError for too many, missing, repeated or unknown
-// arguments.
+// arguments (naming the method, or "TypeID.__init__" in a Type's New).
 func (c *Call) Params(names []string, defaults ...any) ([]any, error) {
-	return bind(c.Method, c.Args, c.Kwargs, names, defaults, false)
+	return bind(c.funcName(), c.Args, c.Kwargs, names, defaults, false)
+}
+
+// funcName is the function Params' errors name: the method, or
+// "TypeID.__init__" for a custom type's New, as Python 3.10+ names a
+// class's constructor.
+func (c *Call) funcName() string {
+	if c.fn != "" {
+		return c.fn
+	}
+	return c.Method
 }
 
 // posOnly binds like Params but refuses keyword arguments, as methods of
@@ -77,12 +88,19 @@ type missingT struct{}
 var missing = missingT{}
 
 func bind(fn string, args []any, kwargs []Kwarg, names []string, defaults []any, posOnly bool) ([]any, error) {
+	return bindSelf(fn, args, kwargs, names, defaults, posOnly, 1)
+}
+
+// bindSelf is bind for a function whose first self parameters the caller
+// does not pass, which Python counts in "takes N positional arguments": 1
+// for a method (self), 2 for the server's public functions (self, c).
+func bindSelf(fn string, args []any, kwargs []Kwarg, names []string, defaults []any, posOnly bool, self int) ([]any, error) {
 	fn = strings.Trim(fn, "#")
 	if posOnly && len(kwargs) > 0 {
 		return nil, pyErrf(excTypeError, "%s() takes no keyword arguments", fn)
 	}
 	if len(args) > len(names) {
-		return nil, pyErrf(excTypeError, "%s() %s", fn, countMessage(len(names), len(defaults), len(args)))
+		return nil, pyErrf(excTypeError, "%s() %s", fn, countMessage(len(names), len(defaults), len(args), self))
 	}
 	out := make([]any, len(names))
 	for i := range out {
@@ -126,15 +144,16 @@ func bind(fn string, args []any, kwargs []Kwarg, names []string, defaults []any,
 }
 
 // countMessage is Python's "takes N positional arguments but M were given",
-// counting self as Python does for methods.
-func countMessage(n, ndefault, given int) string {
+// counting the self parameters (self, and c for the server's public
+// functions) as Python does.
+func countMessage(n, ndefault, given, self int) string {
 	switch {
-	case ndefault == 0 && n == 0:
-		return fmt.Sprintf("takes 1 positional argument but %d were given", given+1)
+	case ndefault == 0 && n+self == 1:
+		return fmt.Sprintf("takes 1 positional argument but %d were given", given+self)
 	case ndefault == 0:
-		return fmt.Sprintf("takes %d positional arguments but %d were given", n+1, given+1)
+		return fmt.Sprintf("takes %d positional arguments but %d were given", n+self, given+self)
 	}
-	return fmt.Sprintf("takes from %d to %d positional arguments but %d were given", n-ndefault+1, n+1, given+1)
+	return fmt.Sprintf("takes from %d to %d positional arguments but %d were given", n-ndefault+self, n+self, given+self)
 }
 
 func indexOf(names []string, name string) int {
@@ -171,6 +190,16 @@ type noAttrError struct {
 // Error returns Python's message.
 func (e *noAttrError) Error() string {
 	return fmt.Sprintf("AttributeError: '%s' object has no attribute '%s'", e.typ, e.name)
+}
+
+// lookupFailed is the '#TRACEBACK' text CPython's serve_client sends when
+// looking method up raised an AttributeError (attrLine) and the method is
+// not one of its fallbacks: the KeyError of fallback_mapping[method],
+// raised while handling the AttributeError, so format_exc() shows both,
+// the KeyError last.
+func lookupFailed(attrLine, method string) string {
+	return tracebackText(attrLine) + "\nDuring handling of the above exception, another exception occurred:\n\n" +
+		tracebackText("KeyError: "+reprStr(method))
 }
 
 // errNoAttr returns the noAttrError for method name of a referent of type

@@ -85,15 +85,12 @@ func (sc *serverConn) serve() {
 		sc.refuse(req.err)
 		return
 	}
-	if !req.public {
-		// CPython: "ignore, funcname, args, kwds = request" then the
-		// funcname check; a method call here is not a public name.
-		sc.traceback(fmt.Sprintf("AssertionError: %s unrecognized", reprStr(req.method)))
-		return
-	}
+	// CPython: "ignore, funcname, args, kwds = request", then the
+	// funcname check: the first request names a public function whatever
+	// its ident (public's default answers any other name).
 	switch req.method {
 	case callAcceptConnection:
-		a, err := bind("accept_connection", req.args, req.kwargs, []string{"name"}, nil, false)
+		a, err := bindSelf("accept_connection", req.args, req.kwargs, []string{"name"}, nil, false, 2)
 		if err != nil {
 			sc.fail(err)
 			return
@@ -105,7 +102,7 @@ func (sc *serverConn) serve() {
 		}
 		sc.loop(false)
 	case callSession:
-		a, err := bind(callSession, req.args, req.kwargs, []string{"session"}, nil, false)
+		a, err := bindSelf(callSession, req.args, req.kwargs, []string{"session"}, nil, false, 2)
 		if err != nil {
 			sc.fail(err)
 			return
@@ -670,7 +667,7 @@ func (sc *serverConn) public(req request) (string, any) {
 	s := sc.srv
 	fail := func(err error) (string, any) { return kindTraceback, tracebackText(exceptionLine(err)) }
 	params := func(names ...string) ([]any, error) {
-		return bind(req.method, req.args, req.kwargs, names, nil, false)
+		return bindSelf(req.method, req.args, req.kwargs, names, nil, false, 2)
 	}
 	switch req.method {
 	case callDummy:
@@ -756,6 +753,10 @@ func (s *Server) create(sc *serverConn, typeid string, args []any, kwargs []Kwar
 	if !ok {
 		return nil, pyErr(excKeyError, typeid)
 	}
+	if typ.New == nil && typ.builtin == nil && (len(args) != 1 || len(kwargs) > 0) {
+		// CPython's create for a type registered without a callable.
+		return nil, pyErr(excValueError, "Without callable, must have one non-keyword argument")
+	}
 	if typ.NoCreate || (typ.New == nil && typ.builtin == nil) {
 		return nil, pyErrf(excTypeError, "objects of type %s cannot be created by clients", reprStr(typeid))
 	}
@@ -811,6 +812,7 @@ func (s *Server) createNew(sc *serverConn, typ *Type, args []any, kwargs []Kwarg
 		}
 		ref = r
 	} else {
+		c.fn = typeid + ".__init__"
 		obj, err := typ.New(c)
 		if err != nil {
 			return nil, err
@@ -867,7 +869,7 @@ func (sc *serverConn) method(req request) (kind string, result any, gone bool) {
 		case errors.As(err, &pe):
 			return kindError, pe.object(), false
 		case errors.As(err, &na):
-			return kindTraceback, tracebackText(na.Error()), false
+			return kindTraceback, lookupFailed(na.Error(), req.method), false
 		case sc.ctx.Err() != nil:
 			return "", nil, true
 		}
@@ -907,6 +909,7 @@ func (sc *serverConn) proxyResult(typeid string, res any, nested bool) (string, 
 			ref, err = typ.builtin(c)
 		case typ.New != nil:
 			var obj Object
+			c.fn = typeid + ".__init__"
 			if obj, err = typ.New(c); err == nil {
 				ref = &objectReferent{typeid: typeid, obj: obj}
 			}
@@ -948,8 +951,12 @@ func (sc *serverConn) fallback(e *entry, req request) (string, any, bool) {
 		names = append(names, reprStr(m))
 	}
 	sort.Strings(names)
-	return kindTraceback, tracebackText(fmt.Sprintf("AttributeError: method %s of <class '%s'> object is not in exposed={%s}",
-		reprStr(req.method), e.typ.TypeID, strings.Join(names, ", "))), false
+	set := "set()" // repr of an empty set
+	if len(names) > 0 {
+		set = "{" + strings.Join(names, ", ") + "}"
+	}
+	return kindTraceback, lookupFailed(fmt.Sprintf("AttributeError: method %s of <class '%s'> object is not in exposed=%s",
+		reprStr(req.method), e.typ.TypeID, set), req.method), false
 }
 
 // pinProxies pins the entries of this server that proxies in v refer to,
