@@ -300,6 +300,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// shuttingDown reports whether the shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// testHookShutdown, when set (by tests), runs in beginShutdown once the
+// shutdown has begun (done is closed) and before any connection is shut.
+var testHookShutdown func()
+
 // beginShutdown starts the shutdown once and returns at once.
 func (s *Server) beginShutdown() {
 	s.mu.Lock()
@@ -309,6 +323,9 @@ func (s *Server) beginShutdown() {
 	}
 	s.closing = true
 	close(s.done)
+	if testHookShutdown != nil {
+		testHookShutdown()
+	}
 	s.cancel()
 	if s.ln != nil {
 		s.ln.Close()
