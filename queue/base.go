@@ -201,10 +201,14 @@ func (q *base[T]) put(ctx context.Context, dl int64, v T, nowait bool) error {
 	if n > q.r.maxInline {
 		return q.putBlob(ctx, dl, v, enc, n, nowait)
 	}
-	sp := [1]spec{{length: n}}
 	var pos [1]uint64
-	if _, err := q.r.reserve(ctx, dl, sp[:], pos[:], nowait); err != nil {
-		return err
+	if p, ok := q.r.tryReserveOne(n); ok {
+		pos[0] = p
+	} else {
+		sp := [1]spec{{length: n}}
+		if _, err := q.r.reserve(ctx, dl, sp[:], pos[:], nowait); err != nil {
+			return err
+		}
 	}
 	q.write(q.r.payload(pos[0], n), v, enc)
 	err = q.r.publish(pos[0], 0)
@@ -307,7 +311,9 @@ func (q *base[T]) get(ctx context.Context, dl int64, nowait bool) (T, error) {
 	}
 	defer q.r.leave()
 	var c [1]claimed
-	if _, err := q.r.claim(ctx, dl, c[:], nowait); err != nil {
+	if cl, ok := q.r.tryClaimOne(); ok {
+		c[0] = cl
+	} else if _, err := q.r.claim(ctx, dl, c[:], nowait); err != nil {
 		return zero, err
 	}
 	v, err := q.take(c[0])

@@ -19,6 +19,7 @@ type ring struct {
 	w    []uint64 // the same bytes as words, for record headers
 
 	capacity, maxSize, maxInline, nonce uint64
+	capMask                             uint64 // capacity-1 when a power of two, else 0 (see ringOff)
 	tagKey                              uint64 // see tagOf
 	kind                                shm.Kind
 	blobBase                            string // blob segment names start with it
@@ -94,6 +95,7 @@ func newRing(reg *shm.Region, id identity, maxInline uint64) *ring {
 		reg:       reg,
 		data:      b[headerSize : headerSize+id.capacity : headerSize+id.capacity],
 		capacity:  id.capacity,
+		capMask:   powerOfTwoMask(id.capacity),
 		maxSize:   id.maxSize,
 		maxInline: maxInline,
 		nonce:     id.nonce,
@@ -122,19 +124,37 @@ func newRing(reg *shm.Region, id identity, maxInline uint64) *ring {
 	return r
 }
 
+// powerOfTwoMask returns c-1 if c is a power of two, else 0.
+func powerOfTwoMask(c uint64) uint64 {
+	if c != 0 && c&(c-1) == 0 {
+		return c - 1
+	}
+	return 0
+}
+
+// ringOff returns the ring offset of position p: p % capacity, with a mask
+// where the capacity is a power of two (the default's; a 64-bit division
+// costs tens of cycles, and a Put and Get made several).
+func (r *ring) ringOff(p uint64) uint64 {
+	if r.capMask != 0 {
+		return p & r.capMask
+	}
+	return p % r.capacity
+}
+
 // index returns the word index of the record header at position p.
-func (r *ring) index(p uint64) int { return int(p % r.capacity / 8) }
+func (r *ring) index(p uint64) int { return int(r.ringOff(p) / 8) }
 
 // payload returns the n payload bytes of the record at position p.
 func (r *ring) payload(p, n uint64) []byte {
-	off := p%r.capacity + recHeader
+	off := r.ringOff(p) + recHeader
 	return r.data[off : off+n : off+n]
 }
 
 // validStride reports whether a record at p of stride bytes is well
 // formed: aligned, at least a header, and not crossing the ring's end.
 func (r *ring) validStride(p, stride uint64) bool {
-	return stride >= recHeader && stride%recAlign == 0 && p%r.capacity+stride <= r.capacity
+	return stride >= recHeader && stride%recAlign == 0 && r.ringOff(p)+stride <= r.capacity
 }
 
 // strideFor returns the record size for a payload of n bytes.
@@ -268,7 +288,7 @@ func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	st := statusOK
 	for k < len(specs) {
 		stride := specs[k].stride()
-		off := t % r.capacity
+		off := r.ringOff(t)
 		var pad uint64
 		if off+stride > r.capacity {
 			pad = r.capacity - off
@@ -327,6 +347,35 @@ func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	storeRel(r.tail, t) // the commit
 	storeRel(r.putCount, put)
 	return k, st
+}
+
+// tryReserveOne is Put's fast path: it reserves one record for an inline
+// payload of n bytes if plock is free at the first try and the record fits
+// as the hints say, with the stores of reserveLocked in the same order
+// (lastRec, the header, tail, putCount). Anything else (a held or dead
+// holder's lock, a PAD to write, no room by the hints, a MaxSize, a closed
+// queue) reports false, and the caller takes the general path, reserve.
+func (r *ring) tryReserveOne(n uint64) (uint64, bool) {
+	if !atomic.CompareAndSwapUint64(r.plock.word, 0, r.tag) {
+		return 0, false
+	}
+	tw := atomic.LoadUint64(r.tail)
+	stride := strideFor(n)
+	if tw&closedBit != 0 || r.maxSize != 0 || r.ringOff(tw)+stride > r.capacity || tw+stride > r.cHead.Load()+r.capacity {
+		r.plock.unlock()
+		return 0, false
+	}
+	put := atomic.LoadUint64(r.putCount)
+	storeRel(r.lastRec, tw)
+	ix := r.index(tw)
+	storeRel(&r.w[ix+recOwner], r.tag)
+	storeRel(&r.w[ix+recSize], stride|n<<32)
+	storeRel(&r.w[ix+recSeq], put)
+	storeRel(&r.w[ix+recState], r.tagOf(tw)|stReserved)
+	storeRel(r.tail, tw+stride) // the commit
+	storeRel(r.putCount, put+1)
+	r.plock.unlock()
+	return tw, true
 }
 
 // reserve reserves records for a prefix of specs (at least one), blocking
@@ -397,7 +446,7 @@ func (r *ring) readyPut(stride uint64) bool {
 		return false
 	}
 	var pad uint64
-	if off := tw % r.capacity; off+stride > r.capacity {
+	if off := r.ringOff(tw); off+stride > r.capacity {
 		pad = r.capacity - off
 	}
 	return tw+pad+stride <= atomic.LoadUint64(r.head)+r.capacity
@@ -615,6 +664,35 @@ loop:
 		storeRel(r.readPos, rp)
 	}
 	return k, st
+}
+
+// tryClaimOne is Get's fast path: if clock is free at the first try and
+// the record at readPos is published (inline, well formed), it claims it
+// with the stores of claimLocked in the same order (the claimer's tag, the
+// claim, getWord, readPos). Anything else (a held lock, nothing published
+// there, a record to skip or reap, a blob) reports false, and the caller
+// takes the general path, claim.
+func (r *ring) tryClaimOne() (claimed, bool) {
+	if !atomic.CompareAndSwapUint64(r.clock.word, 0, r.tag) {
+		return claimed{}, false
+	}
+	rp := atomic.LoadUint64(r.readPos)
+	tag := r.tagOf(rp)
+	ix := r.index(rp)
+	sz := atomic.LoadUint64(&r.w[ix+recSize])
+	stride := sz & 0xffffffff
+	if atomic.LoadUint64(&r.w[ix+recState]) != tag|stPublish || !r.validStride(rp, stride) {
+		r.clock.unlock()
+		return claimed{}, false
+	}
+	storeRel(&r.w[ix+recOwner], r.tag)
+	storeRel(&r.w[ix+recState], tag|stClaimed) // the get
+	seq := atomic.LoadUint64(&r.w[ix+recSeq])
+	gw := atomic.LoadUint64(r.getWord)
+	storeRel(r.getWord, gw&^0xffffffff|uint64(uint32(seq+1)))
+	storeRel(r.readPos, rp+stride)
+	r.clock.unlock()
+	return claimed{pos: rp, stride: stride, length: sz >> 32}, true
 }
 
 // claim claims at least one record (up to len(out)), blocking while there
