@@ -9,7 +9,8 @@
 //	mproc inspect [--json] NAME|HANDLE
 //	mproc rm [--force] NAME...
 //	mproc clean [--dry-run] [PATTERN...]
-//	mproc manager serve --address HOST:PORT|PATH --authkey-file FILE [--allow-remote]
+//	mproc manager serve --address HOST:PORT|PATH|@NAME --authkey-file FILE [--allow-remote]
+//		[--serializer pickle|xmlrpclib] [--shared TYPEID=TYPE ...]
 //	mproc help [COMMAND]
 //
 // ls lists every segment under /dev/shm/mproc.*: its kind, size, creator
@@ -19,7 +20,9 @@
 // byte of it. rm removes segments by name (refusing ones still in use
 // unless --force); clean removes only stale segments: their creator is
 // dead and no live process maps them. manager serve runs a manager server
-// in the foreground.
+// that Python's multiprocessing.managers clients (SyncManager.connect)
+// use, in the foreground until SIGINT, SIGTERM or a client's shutdown
+// call; "mproc help manager" describes it.
 //
 // A NAME is a segment name as ls prints it (a /dev/shm/mproc.NAME path is
 // accepted too); a HANDLE is an object's text handle, SEGMENT@OFFSET/KIND/vN.

@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:     "manager",
-		synopsis: "serve --address HOST:PORT|PATH --authkey-file FILE [--allow-remote] [--serializer pickle|xmlrpclib] [--shared TYPEID=TYPE ...]",
+		synopsis: "serve --address HOST:PORT|PATH|@NAME --authkey-file FILE [--allow-remote] [--serializer pickle|xmlrpclib] [--shared TYPEID=TYPE ...]",
 		summary:  "run a manager server (Python's multiprocessing.managers protocol)",
 		help: `
 "mproc manager serve" runs a manager server in the foreground until SIGINT,
@@ -22,14 +22,15 @@ on. Python clients connect with BaseManager/SyncManager(address, authkey).
 The address is HOST:PORT for TCP (port 0 picks a free port; a host that is
 not a loopback address needs --allow-remote: the traffic is authenticated,
 not encrypted), a Unix socket PATH (anything with a '/'), @NAME for a Linux
-abstract socket, or either form with a "tcp:" or "unix:" prefix. The first
+abstract socket, or either form with a "tcp:" or "unix:" prefix. A socket
+file nothing listens on (left by a killed server) is replaced; any other
+file at PATH is refused. The socket file is removed on exit. The first
 line on standard output is "serving on ADDRESS". Connection errors (a wrong
 authkey, a malformed request) are logged to standard error, one a line.
 
-The authentication key is the exact bytes of
-the authkey file (a trailing newline is part of it: write the file with
-printf, not echo); the file must not be empty or readable by group or
-others.
+The authentication key is the exact bytes of the authkey file (a trailing
+newline is part of it: write the file with printf, not echo); the file must
+not be empty or readable by group or others.
 
 The server serves SyncManager's types (dict, list, Namespace, Value, Array,
 Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier, Queue,
@@ -60,10 +61,10 @@ var serveManager func(ctx context.Context, c *cli, cfg managerConfig) error
 func runManager(c *cli, args []string) int {
 	fs := c.flags()
 	fs.Init("mproc manager serve", fs.ErrorHandling())
-	address := fs.String("address", "", "`HOST:PORT` to listen on over TCP, or the PATH of a Unix socket")
+	address := fs.String("address", "", "`ADDRESS` to listen on: HOST:PORT (TCP), a Unix socket PATH or @NAME (abstract socket)")
 	keyFile := fs.String("authkey-file", "", "`FILE` holding the authentication key")
 	remote := fs.Bool("allow-remote", false, "allow a TCP address that is not a loopback address")
-	serializer := fs.String("serializer", "pickle", "message encoding: `pickle` or xmlrpclib (Python's BaseManager serializer)")
+	serializer := fs.String("serializer", "pickle", "message `ENCODING`: pickle or xmlrpclib (Python's BaseManager serializer)")
 	shared := map[string]string{}
 	fs.Func("shared", "`TYPEID=TYPE`: a typeid whose creates all return one shared object of SyncManager type TYPE (repeatable)", func(v string) error {
 		id, typ, ok := strings.Cut(v, "=")

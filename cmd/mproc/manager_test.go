@@ -5,6 +5,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,7 +78,9 @@ import sys
 from multiprocessing.managers import SyncManager, dispatch
 from multiprocessing.connection import Client
 addr, key = sys.argv[1], sys.argv[2].encode()
-if ':' in addr and '/' not in addr:
+if addr.startswith('@'):
+    addr = '\0' + addr[1:]
+elif ':' in addr and '/' not in addr:
     host, port = addr.rsplit(':', 1)
     addr = (host, int(port))
 m = SyncManager(address=addr, authkey=key)
@@ -201,4 +205,116 @@ else:
 	r = mproc(t, "manager", "serve", "--address", "127.0.0.1:0", "--authkey-file", writeKey(t, "k", 0o600), "--serializer", "json")
 	assert.Equal(t, exitError, r.code, r)
 	assert.Contains(t, r.stderr, "Serializer")
+}
+
+// Address forms the server must refuse, with a message a command-line
+// user can act on.
+func TestManagerServeAddressErrors(t *testing.T) {
+	keyFile := writeKey(t, "k", 0o600)
+	for _, c := range []struct{ address, want string }{
+		// An empty socket path made an autobound abstract socket whose
+		// name nobody could learn ("serving on " and an empty address).
+		{"unix:", "empty"},
+		// The library's message named the Go field (AllowRemote).
+		{"0.0.0.0:0", "--allow-remote"},
+		{":0", "--allow-remote"},
+		{"tcp::0", "--allow-remote"},
+	} {
+		t.Run(c.address, func(t *testing.T) {
+			r := mproc(t, "manager", "serve", "--address", c.address, "--authkey-file", keyFile)
+			assert.Equal(t, exitError, r.code, r)
+			assert.Contains(t, r.stderr, c.want)
+			assert.NotContains(t, r.stderr, "AllowRemote")
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+// An authkey file this user cannot read is an error, not a crash or an
+// empty key.
+func TestManagerServeUnreadableKey(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the command as nobody")
+	}
+	dir, err := os.MkdirTemp("", "mproc-key-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	keyFile := filepath.Join(dir, "authkey")
+	require.NoError(t, os.WriteFile(keyFile, []byte("k"), 0o600))
+	r := mprocAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "manager", "serve", "--address", "127.0.0.1:0", "--authkey-file", keyFile)
+	assert.Equal(t, exitError, r.code, r)
+	assert.Contains(t, r.stderr, "permission denied")
+	assert.Empty(t, r.stdout)
+}
+
+// staleSocket leaves a Unix socket file that nothing listens on, as a
+// killed server does.
+func staleSocket(t *testing.T, path string) {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	require.NoError(t, err)
+	l.SetUnlinkOnClose(false)
+	require.NoError(t, l.Close())
+	fi, err := os.Lstat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeSocket, fi.Mode().Type())
+}
+
+// A socket file left by a killed server is replaced, so the server can be
+// restarted; SIGINT stops it cleanly and removes the socket.
+func TestManagerServeStaleSocket(t *testing.T) {
+	keyFile := writeKey(t, "k", 0o600)
+	sock := filepath.Join(t.TempDir(), "mgr.sock")
+	staleSocket(t, sock)
+	s := startServer(t, "--address", sock, "--authkey-file", keyFile)
+	assert.Equal(t, sock, s.address)
+	out, err := python(t, pyClient, s.address, "k")
+	require.NoError(t, err, out)
+	assert.Equal(t, "42\n", out)
+	require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
+	_, err = os.Stat(sock)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// What is at a socket path and is not a stale socket is left alone: a
+// live server's socket, a regular file.
+func TestManagerServeOccupiedPath(t *testing.T) {
+	keyFile := writeKey(t, "k", 0o600)
+	dir := t.TempDir()
+
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, []byte("data"), 0o600))
+	r := mproc(t, "manager", "serve", "--address", file, "--authkey-file", keyFile)
+	assert.Equal(t, exitError, r.code, r)
+	assert.Contains(t, r.stderr, "not a socket")
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(data))
+
+	sock := filepath.Join(dir, "live.sock")
+	s := startServer(t, "--address", sock, "--authkey-file", keyFile)
+	r = mproc(t, "manager", "serve", "--address", sock, "--authkey-file", keyFile)
+	assert.Equal(t, exitError, r.code, r)
+	assert.Contains(t, r.stderr, "in use")
+	out, err := python(t, pyClient, s.address, "k", "shutdown")
+	require.NoError(t, err, out)
+	assert.Equal(t, "42\n", out)
+	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
+	_, err = os.Stat(sock)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the shutdown call removed the socket")
+}
+
+// A Linux abstract socket (@NAME; pyClient passes Python '\0NAME');
+// SIGINT stops the server cleanly.
+func TestManagerServeAbstractSIGINT(t *testing.T) {
+	keyFile := writeKey(t, "k", 0o600)
+	name := fmt.Sprintf("@mproc-cmdtest-%d", os.Getpid())
+	s := startServer(t, "--address", name, "--authkey-file", keyFile)
+	assert.Equal(t, name, s.address)
+	out, err := python(t, pyClient, s.address, "k")
+	require.NoError(t, err, out)
+	assert.Equal(t, "42\n", out)
+	require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
 }

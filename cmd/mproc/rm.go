@@ -37,7 +37,7 @@ func runRm(c *cli, args []string) int {
 		return code
 	}
 	if len(names) == 0 {
-		return c.usageError(fs, "no segment named")
+		return c.usageError(fs, "want at least one NAME, got none")
 	}
 	code = exitOK
 	for _, arg := range names {
