@@ -487,7 +487,7 @@ func TestListenDialAddressForms(t *testing.T) {
 			t.Errorf("ParseAddress(%q) = %q, %q, %v; want %q, %q", tc.in, n, a, err, tc.network, tc.address)
 		}
 	}
-	for _, bad := range []string{"", "sock", "tcp:nohost", "host:port:extra"} {
+	for _, bad := range []string{"", "sock", "tcp:nohost", "host:port:extra", "unix:"} {
 		if _, _, err := pipe.ParseAddress(bad); err == nil {
 			t.Errorf("ParseAddress(%q): no error", bad)
 		}

@@ -75,6 +75,9 @@ func (cfg *Config) ListenNetwork(network, address string, authkey []byte) (*List
 func ParseAddress(s string) (network, address string, err error) {
 	switch {
 	case strings.HasPrefix(s, "unix:"):
+		if s == "unix:" {
+			return "", "", fmt.Errorf("pipe: address %q: empty socket path", s)
+		}
 		return "unix", strings.TrimPrefix(s, "unix:"), nil
 	case strings.HasPrefix(s, "tcp:"):
 		s = strings.TrimPrefix(s, "tcp:")
