@@ -314,6 +314,10 @@ func (s *Server) shuttingDown() bool {
 // shutdown has begun (done is closed) and before any connection is shut.
 var testHookShutdown func()
 
+// testHookDropped, when set (by tests), runs when a serving goroutine drops
+// a request because the shutdown has begun.
+var testHookDropped func()
+
 // beginShutdown starts the shutdown once and returns at once.
 func (s *Server) beginShutdown() {
 	s.mu.Lock()

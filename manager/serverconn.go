@@ -371,16 +371,19 @@ func (sc *serverConn) loop(session bool) {
 		if !ok {
 			return
 		}
+		if req.err != nil {
+			if !isEOF(req.err) {
+				sc.refuse(req.err)
+			}
+			return
+		}
 		if sc.srv.shuttingDown() {
 			// Shutdown shuts the connections one by one; a request read
 			// on one not yet shut is not served, or a client that saw
 			// its other calls fail with the server gone could find a
 			// later call answered.
-			return
-		}
-		if req.err != nil {
-			if !isEOF(req.err) {
-				sc.refuse(req.err)
+			if testHookDropped != nil {
+				testHookDropped()
 			}
 			return
 		}

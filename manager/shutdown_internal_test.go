@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,11 +40,13 @@ func TestNoRequestServedAfterShutdownBegins(t *testing.T) {
 	if _, _, err := c.roundTrip(ctx, m, pickle.Tuple{pickle.None, callAcceptConnection, pickle.Tuple{"t"}, pickle.NewDict()}); err != nil {
 		t.Fatal(err)
 	}
-	answered := make(chan error, 1)
+	// The hook sends a request on a connection not yet shut and waits
+	// until the server has either dropped it (testHookDropped) or answered
+	// it; the 10 s deadline only guards against a hang.
+	dropped := make(chan struct{})
+	var once sync.Once
+	testHookDropped = func() { once.Do(func() { close(dropped) }) }
 	testHookShutdown = func() {
-		// The request reaches a serving goroutine whose connection is
-		// not shut yet; wait long enough for it to be answered if it is
-		// going to be.
 		req, err := pickle.Dumps(pickle.Tuple{"0", "__len__", pickle.Tuple{}, pickle.NewDict()}, 2)
 		if err == nil {
 			err = c.wc.add(req)
@@ -53,17 +56,29 @@ func TestNoRequestServedAfterShutdownBegins(t *testing.T) {
 		}
 		if err != nil {
 			t.Errorf("send: %v", err)
+			return
 		}
-		c.wc.setDeadline(time.Now().Add(300 * time.Millisecond))
-		reply, err := c.wc.recv()
-		if err == nil {
-			t.Errorf("a request sent after the shutdown began was answered (%q)", reply)
+		answered := make(chan []byte, 1)
+		go func() {
+			c.wc.setDeadline(time.Now().Add(10 * time.Second))
+			reply, err := c.wc.recv()
+			if err == nil {
+				answered <- reply
+			}
+			close(answered)
+		}()
+		select {
+		case <-dropped:
+		case reply, ok := <-answered:
+			if ok {
+				t.Errorf("a request sent after the shutdown began was answered (%q)", reply)
+			} else {
+				t.Error("the connection ended before the request was dropped")
+			}
 		}
-		answered <- err
 	}
-	defer func() { testHookShutdown = nil }()
+	defer func() { testHookShutdown, testHookDropped = nil, nil }()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-answered
 }
