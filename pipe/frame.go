@@ -161,7 +161,7 @@ func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
 		return 0, err
 	}
 	if size <= int64(len(buf)) {
-		if err := c.recvPayload(buf[:size]); err != nil {
+		if err := c.recvPayload(buf[:size], 0, int(size)); err != nil {
 			return 0, c.broken(err)
 		}
 		return int(size), nil
@@ -225,7 +225,7 @@ func (c *Conn) recvDirect(buf []byte, limit int64) (n int, done bool, err error)
 		}
 		c.rpos, c.rend = shortHeaderLen+k, shortHeaderLen+inAhead
 		if have := inBuf + k; have < size {
-			if err := c.recvPayload(buf[have:size]); err != nil {
+			if err := c.recvPayload(buf[have:size], have, size); err != nil {
 				return 0, true, c.broken(err)
 			}
 		}
@@ -379,8 +379,10 @@ func (c *Conn) fill(need int) error {
 	return nil
 }
 
-// recvPayload fills dst with the payload, from the buffer first.
-func (c *Conn) recvPayload(dst []byte) error {
+// recvPayload fills dst with the payload, from the buffer first. dst is
+// the part of a payload of total bytes that begins after its first
+// before bytes (for the error of a message cut short).
+func (c *Conn) recvPayload(dst []byte, before, total int) error {
 	c.rlast, c.rlarge = len(dst), len(dst) > c.rsize
 	k := copy(dst, c.rbuf[c.rpos:c.rend])
 	c.rpos += k
@@ -400,7 +402,7 @@ func (c *Conn) recvPayload(dst []byte) error {
 			return err
 		}
 		if n == 0 {
-			return unexpectedEOF("payload", k, len(dst))
+			return unexpectedEOF("payload", before+k, total)
 		}
 		t := min(n, len(dst)-k)
 		k += t
@@ -416,12 +418,12 @@ func (c *Conn) recvAlloc(size int64) ([]byte, error) {
 	n := int(size)
 	if n <= allocStep {
 		b := make([]byte, n)
-		return b, c.recvPayload(b)
+		return b, c.recvPayload(b, 0, n)
 	}
 	b := make([]byte, allocStep)
 	off := 0
 	for {
-		if err := c.recvPayload(b[off:]); err != nil {
+		if err := c.recvPayload(b[off:], off, n); err != nil {
 			return nil, err
 		}
 		off = len(b)
