@@ -672,6 +672,10 @@ loop:
 // claim, getWord, readPos). Anything else (a held lock, nothing published
 // there, a record to skip or reap, a blob) reports false, and the caller
 // takes the general path, claim.
+// testHookClaimOne, when set (by tests), runs in tryClaimOne right after
+// its first load of the record's header.
+var testHookClaimOne func()
+
 func (r *ring) tryClaimOne() (claimed, bool) {
 	if !atomic.CompareAndSwapUint64(r.clock.word, 0, r.tag) {
 		return claimed{}, false
@@ -679,9 +683,20 @@ func (r *ring) tryClaimOne() (claimed, bool) {
 	rp := atomic.LoadUint64(r.readPos)
 	tag := r.tagOf(rp)
 	ix := r.index(rp)
+	// The state first, then the size: the header is current only once its
+	// state word says so (a size read before it may be the previous
+	// lap's record's).
+	sw := atomic.LoadUint64(&r.w[ix+recState])
+	if testHookClaimOne != nil {
+		testHookClaimOne()
+	}
+	if sw != tag|stPublish {
+		r.clock.unlock()
+		return claimed{}, false
+	}
 	sz := atomic.LoadUint64(&r.w[ix+recSize])
 	stride := sz & 0xffffffff
-	if atomic.LoadUint64(&r.w[ix+recState]) != tag|stPublish || !r.validStride(rp, stride) {
+	if !r.validStride(rp, stride) {
 		r.clock.unlock()
 		return claimed{}, false
 	}
