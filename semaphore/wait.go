@@ -122,8 +122,9 @@ type sleeper struct {
 // ctx's own deadline). periodic asks for a check every checkInterval (see
 // due). If ctx can be cancelled, cancellation wakes every sleeper on addr
 // (they treat it as a spurious wake-up); as that wake can be lost if it
-// lands just before the sleep, such a sleep without a deadline is bounded
-// by checkInterval too.
+// lands just before the sleep, such a sleep is bounded by checkInterval
+// too, deadline or not (a deadline may be far away: futex.DeadlineIn
+// saturates a huge one at math.MaxInt64).
 func startSleep(ctx context.Context, addr *uint32, deadline int64, periodic bool) sleeper {
 	if deadline == 0 {
 		deadline = futex.DeadlineFrom(ctx)
@@ -136,7 +137,7 @@ func startSleep(ctx context.Context, addr *uint32, deadline int64, periodic bool
 			close(woken)
 		})
 		s.woken = woken
-		periodic = periodic || deadline == 0
+		periodic = true
 	}
 	if periodic {
 		s.next = futex.Now() + tick()
@@ -188,8 +189,15 @@ func (s *sleeper) until() int64 {
 // sleep waits on addr while it holds val, until a wake, the deadline or
 // the next periodic check. The caller re-reads the word either way.
 func (s *sleeper) sleep(addr *uint32, val uint32) error {
+	if testHookSleep != nil {
+		testHookSleep(s)
+	}
 	return futex.Wait(addr, val, s.until())
 }
+
+// testHookSleep, when set (by tests), runs just before a sleeper's futex
+// wait.
+var testHookSleep func(*sleeper)
 
 // settle is called by a wait that reports its end by returning false
 // (Event.Wait, Condition.Wait): if it ended at ctx's deadline by the futex
