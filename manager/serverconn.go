@@ -85,6 +85,13 @@ func (sc *serverConn) serve() {
 		sc.refuse(req.err)
 		return
 	}
+	if s.shuttingDown() {
+		// As in loop: nothing is served once the shutdown has begun.
+		if testHookDropped != nil {
+			testHookDropped()
+		}
+		return
+	}
 	// CPython: "ignore, funcname, args, kwds = request", then the
 	// funcname check: the first request names a public function whatever
 	// its ident (public's default answers any other name).
