@@ -173,9 +173,17 @@ func entryType(p []byte, i uint64) *uint64  { return Uint64(p, dirOff+int(i)*ent
 // processes at once.
 func (a *Arena) Alloc(kind Kind, version uint32, size int, init func([]byte) error) (*Region, error) {
 	fail := func(err error) (*Region, error) { return nil, &Error{"alloc", a.seg.name, err} }
-	if a.closed.Load() {
+	// Hold a reference while the directory is read and written, so that a
+	// Close meanwhile cannot unmap it; it becomes the Region's.
+	if !a.hold() {
 		return fail(ErrClosed)
 	}
+	kept := false
+	defer func() {
+		if !kept {
+			a.seg.Close()
+		}
+	}()
 	if kind == KindAny || kind == KindArena {
 		return fail(withDetail(ErrKind, fmt.Sprintf("cannot allocate a %v", kind)))
 	}
@@ -214,7 +222,7 @@ func (a *Arena) Alloc(kind Kind, version uint32, size int, init func([]byte) err
 			}
 		}
 		atomic.StoreUint64(entryType(p, c), uint64(kind)<<32|uint64(version))
-		a.seg.retain()
+		kept = true
 		return &Region{seg: a.seg, data: block, handle: Handle{Segment: a.seg.name, Offset: start, Kind: kind, Version: version}}, nil
 	}
 }
@@ -222,21 +230,34 @@ func (a *Arena) Alloc(kind Kind, version uint32, size int, init func([]byte) err
 // Attach returns the Region of the object h names in this arena, sharing
 // the arena's mapping.
 func (a *Arena) Attach(h Handle, minSize int) (*Region, error) {
-	if a.closed.Load() {
-		return nil, &Error{"attach", a.seg.name, ErrClosed}
-	}
 	if h.Segment != a.seg.name {
 		return nil, &Error{"attach", h.Segment, withDetail(ErrHandle, "handle names another segment than "+a.seg.name)}
 	}
 	if err := h.validate(); err != nil {
 		return nil, &Error{"attach", h.Segment, err}
 	}
+	if !a.hold() { // a reference for the lookup, then the Region's
+		return nil, &Error{"attach", a.seg.name, ErrClosed}
+	}
 	r, err := arenaAttach(a.seg, h, minSize)
 	if err != nil {
+		a.seg.Close()
 		return nil, &Error{"attach", h.Segment, err}
 	}
-	a.seg.retain()
 	return r, nil
+}
+
+// hold takes a reference on the arena's segment for a call, unless the
+// Arena is closed or its segment unmapped (then false).
+func (a *Arena) hold() bool {
+	if a.closed.Load() || !a.seg.tryRetain() {
+		return false
+	}
+	if a.closed.Load() { // Close came in between: give the reference back
+		a.seg.Close()
+		return false
+	}
+	return true
 }
 
 // Block describes one allocated block of an arena.

@@ -317,8 +317,20 @@ func (s *Segment) Payload() []byte {
 	return s.mem[HeaderSize:end:end]
 }
 
-// retain adds a reference: Close unmaps only when every holder closed.
-func (s *Segment) retain() { s.refs.Add(1) }
+// tryRetain adds a reference (Close unmaps only when every holder closed)
+// unless the last one is gone (the segment unmapped, or about to be): a
+// reference is never taken back from zero.
+func (s *Segment) tryRetain() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
 
 // Close drops this holder's reference and unmaps the segment when it was
 // the last. It does not remove the name (see Unlink). Closing more times
