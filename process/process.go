@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -371,13 +372,20 @@ func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
 
 // Signal sends sig to the child. Once the child has been reaped it returns
 // os.ErrProcessDone (a signal never reaches another process that reused
-// the pid). For a Process that Start did not return (the zero value) it
+// the pid), and ExitCode then reports the exit. For a Process that Start did not return (the zero value) it
 // returns ErrNotStarted.
 func (p *Process) Signal(sig os.Signal) error {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return ErrNotStarted
 	}
-	return p.cmd.Process.Signal(sig)
+	err := p.cmd.Process.Signal(sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		// Reaped: the reaping goroutine is about to record the exit code
+		// (it closes done right after its wait returns). Wait for it, so
+		// that ExitCode agrees with this error.
+		<-p.done
+	}
+	return err
 }
 
 // ActiveChildren returns the children started by this process that are

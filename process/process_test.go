@@ -684,3 +684,30 @@ func TestZeroProcess(t *testing.T) {
 		check.ErrorIs(t, err, process.ErrNotStarted, name)
 	}
 }
+
+// TestSignalDoneAgreesWithExitCode: once Signal (or Kill) reports
+// os.ErrProcessDone, ExitCode reports the exit too. The child is reaped by
+// a goroutine that records the exit code just after its wait returns;
+// Signal used to see the reaped process in between and return
+// ErrProcessDone while ExitCode still said "running" (a flake of the
+// queue's kill loop).
+func TestSignalDoneAgreesWithExitCode(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		p := start(t, "exit-ok", nil)
+		for {
+			err := p.Signal(syscall.Signal(0))
+			if err == nil {
+				continue // still running (or not yet reaped)
+			}
+			if !errors.Is(err, os.ErrProcessDone) {
+				t.Fatalf("Signal: %v", err)
+			}
+			code, done := p.ExitCode()
+			if !done {
+				t.Fatalf("round %d: Signal said the child is done, ExitCode says it runs", i)
+			}
+			check.Equal(t, 0, code)
+			break
+		}
+	}
+}
