@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -304,4 +305,53 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// A producer publishes a blob item and is killed at once, while a consumer
+// that saw the record still RESERVED is about to reap it: the consumer
+// finds the producer dead, and must not unlink the blob of an item that
+// was published after all (it did, and the next Get failed with
+// ErrItemLost: a flake of the soak kill loop). The hook publishes the
+// record between the consumer's read of its state and its liveness check.
+func TestCrashProducerPublishedThenDied(t *testing.T) {
+	name := "qi-pubdied-" + itoa(os.Getpid())
+	t.Cleanup(func() { _ = shm.Unlink(name) })
+	cfg := DefaultConfig[[]byte]()
+	cfg.Capacity, cfg.MaxInline = 4096, 64
+	q, err := New(name, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { q.Detach() })
+	r := q.b.r
+	item := make([]byte, 1000)
+	for i := range item {
+		item[i] = byte(i)
+	}
+	// The dead producer's put, all but the publish.
+	saved := r.tag
+	r.tag = deadTag
+	var pos [1]uint64
+	k, _ := r.reserveLocked([]spec{{length: blobRecordLen, flags: blobFlag}}, pos[:])
+	require.Equal(t, 1, k)
+	r.tag = saved
+	p := pos[0]
+	r.setBlobLength(p, uint64(len(item)))
+	b, err := r.createBlob(p, uint64(len(item)))
+	require.NoError(t, err)
+	copy(b.data, item)
+	b.close(false)
+	published := false
+	testHookReap = func() {
+		testHookReap = nil
+		require.NoError(t, r.publish(p, blobFlag)) // then the producer "dies"
+		published = true
+	}
+	defer func() { testHookReap = nil }()
+	got, err := q.GetNowait() // a pass, then a pass that reaps
+	if errors.Is(err, ErrEmpty) {
+		got, err = q.GetNowait()
+	}
+	require.True(t, published, "the reap never ran")
+	require.NoError(t, err, "the published item was lost")
+	assert.Equal(t, item, got)
+	assert.Zero(t, q.Stats().LostPuts)
 }

@@ -628,11 +628,20 @@ loop:
 					known = true
 					continue
 				}
+				if testHookReap != nil {
+					testHookReap()
+				}
 				if !tagAlive(atomic.LoadUint64(&r.w[ix+recOwner])) {
-					// The reserver is dead and will never publish: its
-					// blob (if it got as far as making one) goes before
-					// the record is declared lost, so that no process
-					// killed in between leaves the blob behind.
+					// The reserver is dead and will never publish. But it
+					// may have published after sw was read and died since:
+					// read the state again, now that its death is seen
+					// (a publish made before the death is visible here).
+					if atomic.LoadUint64(&r.w[ix+recState]) != sw {
+						continue // published (or declared lost) meanwhile: look again
+					}
+					// Its blob (if it got as far as making one) goes
+					// before the record is declared lost, so that no
+					// process killed in between leaves the blob behind.
 					if sw&blobFlag != 0 {
 						_ = shm.Unlink(r.blobName(rp))
 					}
@@ -672,6 +681,10 @@ loop:
 // claim, getWord, readPos). Anything else (a held lock, nothing published
 // there, a record to skip or reap, a blob) reports false, and the caller
 // takes the general path, claim.
+// testHookReap, when set (by tests), runs in claimLocked just before it
+// checks whether the reserver of a reserved record lives.
+var testHookReap func()
+
 // testHookClaimOne, when set (by tests), runs in tryClaimOne right after
 // its first load of the record's header.
 var testHookClaimOne func()
