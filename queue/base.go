@@ -371,45 +371,35 @@ func (q *base[T]) close() error {
 	return q.r.close()
 }
 
-// The queries below enter the handle like the calls do, so that they
-// never read a ring that Detach unmapped (a fault that kills the
-// process). A detached handle holds nothing, is not full and counts as
-// closed: nothing can be put or got through it any more.
-
-func (q *base[T]) qsize() int {
-	if q.r.enter() != nil {
-		return 0
+// query runs a read of shared state inside the handle, as the calls do
+// (enter, leave), so that it never reads a ring that Detach unmapped (a
+// fault that kills the process); on a detached handle it returns gone. A
+// detached handle holds nothing, is not full and counts as closed:
+// nothing can be put or got through it any more.
+func query[V any](r *ring, gone V, read func() V) V {
+	if r.enter() != nil {
+		return gone
 	}
-	defer q.r.leave()
-	return q.r.qsize()
+	defer r.leave()
+	return read()
 }
+
+func (q *base[T]) qsize() int { return query(q.r, 0, q.r.qsize) }
 
 func (q *base[T]) closed() bool {
-	if q.r.enter() != nil {
-		return true
-	}
-	defer q.r.leave()
-	return loadU64(q.r.tail)&closedBit != 0
+	return query(q.r, true, func() bool { return loadU64(q.r.tail)&closedBit != 0 })
 }
 
-func (q *base[T]) unfinished() int {
-	if q.r.enter() != nil {
-		return 0
-	}
-	defer q.r.leave()
-	return q.r.unfinished()
-}
+func (q *base[T]) unfinished() int { return query(q.r, 0, q.r.unfinished) }
 
 func (q *base[T]) full() bool {
 	r := q.r
-	if r.enter() != nil {
-		return false
-	}
-	defer r.leave()
-	if r.maxSize != 0 && uint64(r.qsize()) >= r.maxSize {
-		return true
-	}
-	return !r.readyPut(strideFor(uint64(max(q.ic.size, 1))))
+	return query(r, false, func() bool {
+		if r.maxSize != 0 && uint64(r.qsize()) >= r.maxSize {
+			return true
+		}
+		return !r.readyPut(strideFor(uint64(max(q.ic.size, 1))))
+	})
 }
 
 // Stats is a snapshot of a queue's counters, for monitoring and tests.
@@ -429,10 +419,10 @@ type Stats struct {
 
 func (q *base[T]) stats() Stats {
 	r := q.r
-	if r.enter() != nil {
-		return Stats{Capacity: int(r.capacity), MaxSize: int(r.maxSize), Closed: true}
-	}
-	defer r.leave()
+	return query(r, Stats{Capacity: int(r.capacity), MaxSize: int(r.maxSize), Closed: true}, r.stats)
+}
+
+func (r *ring) stats() Stats {
 	tw := loadU64(r.tail)
 	return Stats{
 		Capacity: int(r.capacity),

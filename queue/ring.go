@@ -76,6 +76,12 @@ const detachedBit = 1 << 62
 // again and checks the owner.
 var reapPoll = 20 * time.Millisecond
 
+// Test hooks, set only by tests: testHookReap runs in claimLocked just
+// before it checks whether the reserver of a reserved record lives;
+// testHookClaimOne in tryClaimOne right after its first load of the
+// record's header.
+var testHookReap, testHookClaimOne func()
+
 type status uint8
 
 const (
@@ -328,25 +334,38 @@ func (r *ring) reserveLocked(specs []spec, pos []uint64) (int, status) {
 	t, put = tw, put-uint64(k)
 	for i, p := range pos[:k] {
 		if p != t {
-			ix := r.index(t)
-			storeRel(&r.w[ix+recOwner], 0)
-			storeRel(&r.w[ix+recSize], p-t)
-			storeRel(&r.w[ix+recSeq], put)
-			storeRel(&r.w[ix+recState], r.tagOf(t)|stPad)
+			r.writeHeader(t, 0, p-t, put, stPad)
 		}
 		s := specs[i]
 		stride := s.stride()
-		ix := r.index(p)
-		storeRel(&r.w[ix+recOwner], r.tag)
-		storeRel(&r.w[ix+recSize], stride|s.length<<32)
-		storeRel(&r.w[ix+recSeq], put)
-		storeRel(&r.w[ix+recState], r.tagOf(p)|stReserved|s.flags)
+		r.writeHeader(p, r.tag, stride|s.length<<32, put, stReserved|s.flags)
 		t = p + stride
 		put++
 	}
 	storeRel(r.tail, t) // the commit
 	storeRel(r.putCount, put)
 	return k, st
+}
+
+// writeHeader writes the header of the record at position p, the state
+// word last (tag(p) | state): a reader that recognises the record by its
+// state finds the other words written. It runs under plock.
+func (r *ring) writeHeader(p, owner, size, seq, state uint64) {
+	ix := r.index(p)
+	storeRel(&r.w[ix+recOwner], owner)
+	storeRel(&r.w[ix+recSize], size)
+	storeRel(&r.w[ix+recSeq], seq)
+	storeRel(&r.w[ix+recState], r.tagOf(p)|state)
+}
+
+// claimAt claims the published record whose header is at word index ix
+// (tag is its position's tag, flags its blobFlag): the claimer's tag, then
+// the one store that is the get. It runs under clock and returns the
+// record's seq.
+func (r *ring) claimAt(ix int, tag, flags uint64) uint64 {
+	storeRel(&r.w[ix+recOwner], r.tag)
+	storeRel(&r.w[ix+recState], tag|stClaimed|flags)
+	return atomic.LoadUint64(&r.w[ix+recSeq])
 }
 
 // tryReserveOne is Put's fast path: it reserves one record for an inline
@@ -367,11 +386,7 @@ func (r *ring) tryReserveOne(n uint64) (uint64, bool) {
 	}
 	put := atomic.LoadUint64(r.putCount)
 	storeRel(r.lastRec, tw)
-	ix := r.index(tw)
-	storeRel(&r.w[ix+recOwner], r.tag)
-	storeRel(&r.w[ix+recSize], stride|n<<32)
-	storeRel(&r.w[ix+recSeq], put)
-	storeRel(&r.w[ix+recState], r.tagOf(tw)|stReserved)
+	r.writeHeader(tw, r.tag, stride|n<<32, put, stReserved)
 	storeRel(r.tail, tw+stride) // the commit
 	storeRel(r.putCount, put+1)
 	r.plock.unlock()
@@ -592,9 +607,7 @@ loop:
 			// RESERVED records and free space, reapers only CLAIMED ones,
 			// other consumers wait for clock), and an aligned 8-byte store
 			// is as atomic a step as a CAS for a process killed around it.
-			storeRel(&r.w[ix+recOwner], r.tag)
-			storeRel(&r.w[ix+recState], tag|stClaimed|sw&blobFlag)
-			seq := atomic.LoadUint64(&r.w[ix+recSeq])
+			seq := r.claimAt(ix, tag, sw&blobFlag)
 			gw = gw&^0xffffffff | uint64(uint32(seq+1))
 			out[k] = claimed{pos: rp, stride: stride, length: sz >> 32, flags: sw & blobFlag}
 			k++
@@ -681,14 +694,6 @@ loop:
 // claim, getWord, readPos). Anything else (a held lock, nothing published
 // there, a record to skip or reap, a blob) reports false, and the caller
 // takes the general path, claim.
-// testHookReap, when set (by tests), runs in claimLocked just before it
-// checks whether the reserver of a reserved record lives.
-var testHookReap func()
-
-// testHookClaimOne, when set (by tests), runs in tryClaimOne right after
-// its first load of the record's header.
-var testHookClaimOne func()
-
 func (r *ring) tryClaimOne() (claimed, bool) {
 	if !atomic.CompareAndSwapUint64(r.clock.word, 0, r.tag) {
 		return claimed{}, false
@@ -713,9 +718,7 @@ func (r *ring) tryClaimOne() (claimed, bool) {
 		r.clock.unlock()
 		return claimed{}, false
 	}
-	storeRel(&r.w[ix+recOwner], r.tag)
-	storeRel(&r.w[ix+recState], tag|stClaimed) // the get
-	seq := atomic.LoadUint64(&r.w[ix+recSeq])
+	seq := r.claimAt(ix, tag, 0)
 	gw := atomic.LoadUint64(r.getWord)
 	storeRel(r.getWord, gw&^0xffffffff|uint64(uint32(seq+1)))
 	storeRel(r.readPos, rp+stride)
