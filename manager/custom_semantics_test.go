@@ -3,12 +3,7 @@
 package manager_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/hex"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +13,7 @@ import (
 	"github.com/mproc/mproc/pickle"
 )
 
-// store is the Store of testdata/custom_semantics.py: Store(name=”) with
+// store is the Store of testdata/custom_semantics.py: Store(name="") with
 // put(key, value=None), get(key), echo(a, b=2, c=3), fail(kind), sub()
 // (method_to_typeid: a Sub holding the name) and a method _hidden that is
 // not exposed.
@@ -201,23 +196,7 @@ func checkOutput(t *testing.T, out string) {
 // pyCustomServer runs testdata/custom_semantics.py's CPython server and
 // returns its address; it is killed at the end of the test.
 func pyCustomServer(t *testing.T, py python, authkey []byte, serializer string) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "py.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, py.path, filepath.Join("testdata", "custom_semantics.py"), "serve", sock, hex.EncodeToString(authkey), serializer)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ADDRESS ") {
-		t.Fatalf("python %s server: %q %v", py.version, line, err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "ADDRESS "))
+	return pyScriptServer(t, py, "custom_semantics.py", func(sock string) []string {
+		return []string{"serve", sock, hex.EncodeToString(authkey), serializer}
+	})
 }

@@ -166,10 +166,20 @@ func pyServer(t *testing.T, py python, authkey []byte) string {
 
 // pyServerB is pyServer for tests and benchmarks.
 func pyServerB(t testing.TB, py python, authkey []byte) string {
+	return pyScriptServer(t, py, "pyserver.py", func(sock string) []string {
+		return []string{sock, hex.EncodeToString(authkey)}
+	})
+}
+
+// pyScriptServer runs testdata/script, a CPython manager server listening
+// on the socket path it is given (args builds its arguments around it),
+// waits for its "ADDRESS ..." line and returns the address; the server is
+// killed at the end of the test.
+func pyScriptServer(t testing.TB, py python, script string, args func(sock string) []string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sock := filepath.Join(t.TempDir(), "py.sock")
-	cmd := exec.CommandContext(ctx, py.path, filepath.Join("testdata", "pyserver.py"), sock, hex.EncodeToString(authkey))
+	cmd := exec.CommandContext(ctx, py.path, append([]string{filepath.Join("testdata", script)}, args(sock)...)...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
