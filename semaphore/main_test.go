@@ -185,29 +185,19 @@ func init() {
 // childCount: args kind, lock name, counter name, goroutines, iterations.
 // It adds 1 to counter word 2 (ready), then waits for counter word 1 (the
 // start gun) to become non-zero.
-func childCount(a *process.Args) error {
-	l, closeFn, err := openLocker(a.String(0), a.String(1))
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	c, err := openCounter(a.String(2))
-	if err != nil {
-		return err
-	}
-	atomic.AddUint64(c.word(2), 1) // ready
-	for atomic.LoadUint64(c.word(1)) == 0 {
-		time.Sleep(100 * time.Microsecond)
-	}
-	countLoop(l, c, a.Int(3), a.Int(4))
-	return nil
-}
+func childCount(a *process.Args) error { return runCounter(a, countLoop) }
 
 // childCountSleepy is childCount with spinning off and the periodic check
 // an hour away (see TestLockNoLostWakeups).
 func childCountSleepy(a *process.Args) error {
 	semaphore.SetSpin(0, 0)
 	semaphore.SetCheckInterval(time.Hour)
+	return runCounter(a, sleepyLoop)
+}
+
+// runCounter is the body of childCount and childCountSleepy: open the lock
+// and the counter, report ready, wait for the start, run loop.
+func runCounter(a *process.Args, loop func(l sync.Locker, c *counter, goroutines, iters int)) error {
 	l, closeFn, err := openLocker(a.String(0), a.String(1))
 	if err != nil {
 		return err
@@ -221,7 +211,7 @@ func childCountSleepy(a *process.Args) error {
 	for atomic.LoadUint64(c.word(1)) == 0 {
 		time.Sleep(100 * time.Microsecond)
 	}
-	sleepyLoop(l, c, a.Int(3), a.Int(4))
+	loop(l, c, a.Int(3), a.Int(4))
 	return nil
 }
 
