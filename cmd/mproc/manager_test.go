@@ -129,12 +129,8 @@ func TestManagerServeUnixSIGTERM(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "mgr.sock")
 	s := startServer(t, "--authkey-file", keyFile, "--address", sock)
 	assert.Equal(t, sock, s.address)
-	out, err := python(t, pyClient, s.address, "k")
-	require.NoError(t, err, out)
-	assert.Equal(t, "42\n", out)
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
-	_, err = os.Stat(sock)
+	s.roundTripThenStop(t, syscall.SIGTERM)
+	_, err := os.Stat(sock)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -268,12 +264,8 @@ func TestManagerServeStaleSocket(t *testing.T) {
 	staleSocket(t, sock)
 	s := startServer(t, "--address", sock, "--authkey-file", keyFile)
 	assert.Equal(t, sock, s.address)
-	out, err := python(t, pyClient, s.address, "k")
-	require.NoError(t, err, out)
-	assert.Equal(t, "42\n", out)
-	require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
-	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
-	_, err = os.Stat(sock)
+	s.roundTripThenStop(t, os.Interrupt)
+	_, err := os.Stat(sock)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -312,9 +304,16 @@ func TestManagerServeAbstractSIGINT(t *testing.T) {
 	name := fmt.Sprintf("@mproc-cmdtest-%d", os.Getpid())
 	s := startServer(t, "--address", name, "--authkey-file", keyFile)
 	assert.Equal(t, name, s.address)
+	s.roundTripThenStop(t, os.Interrupt)
+}
+
+// roundTripThenStop runs pyClient (authkey file "k") against s, which
+// must answer 42, then stops s with sig: it must exit 0.
+func (s *server) roundTripThenStop(t *testing.T, sig os.Signal) {
+	t.Helper()
 	out, err := python(t, pyClient, s.address, "k")
 	require.NoError(t, err, out)
 	assert.Equal(t, "42\n", out)
-	require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, s.cmd.Process.Signal(sig))
 	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
 }
