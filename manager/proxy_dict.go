@@ -24,11 +24,7 @@ func (m *Manager) Dict(ctx context.Context, initial ...any) (*Dict, error) {
 	if len(initial) > 1 {
 		return nil, fmt.Errorf("%w: Dict takes at most one initial value", ErrConfig)
 	}
-	var args []any
-	if len(initial) == 1 {
-		args = []any{pairsArg(initial[0])}
-	}
-	p, err := m.Create(ctx, "dict", args, nil)
+	p, err := m.Create(ctx, "dict", initial, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -113,23 +109,7 @@ func (d *Dict) Items(ctx context.Context) ([]pickle.Item, error) {
 // *pickle.Dict, a *Dict) or a sequence of pairs (such as Items'
 // []pickle.Item).
 func (d *Dict) Update(ctx context.Context, other any) error {
-	return d.call(ctx, nil, "update", pairsArg(other))
-}
-
-// pairsArg sends a []pickle.Item as the list of (key, value) tuples
-// Python's items() is: pickle.Marshal would make each Item a dict
-// {'Key': k, 'Value': v}, which dict.update reads as the pair
-// ('Key', 'Value').
-func pairsArg(v any) any {
-	items, ok := v.([]pickle.Item)
-	if !ok {
-		return v
-	}
-	out := make([]any, len(items))
-	for i, it := range items {
-		out[i] = pickle.Tuple{it.Key, it.Value}
-	}
-	return pickle.NewList(out...)
+	return d.call(ctx, nil, "update", other)
 }
 
 // Pop removes key and stores its value in out; a missing key is an error
