@@ -1309,12 +1309,19 @@ func (m *machine) py2str(b []byte) error {
 func (m *machine) global(mod, name string) Global {
 	g := Global{mod, name}
 	if m.proto < 3 {
-		if g2, ok := compatNames[g]; ok {
-			return g2
-		}
-		if m2, ok := compatModules[mod]; ok {
-			g.Module = m2
-		}
+		return fromPython2(g)
+	}
+	return g
+}
+
+// fromPython2 is the global that a Python 2 (module, name) in a pickle of
+// protocol 0-2 stands for (Python's fix_imports).
+func fromPython2(g Global) Global {
+	if g2, ok := compatNames[g]; ok {
+		return g2
+	}
+	if m2, ok := compatModules[g.Module]; ok {
+		g.Module = m2
 	}
 	return g
 }

@@ -1195,6 +1195,14 @@ func (e *encoder) saveGlobal(g Global) error {
 			} else if r, ok := compatReverseModules[mod]; ok {
 				mod = r
 			}
+			// A reader maps Python 2 names to Python 3 ones at these
+			// protocols, so a global that already has a Python 2 name
+			// (decoded from a protocol 3+ pickle, say __builtin__.set)
+			// would be read back as another (builtins.set): refuse it,
+			// as CPython cannot pickle such a name either.
+			if fromPython2(Global{mod, name}) != g {
+				return e.fail(g, ErrInvalid, "global %q would be read back as %q at protocol %d", g.String(), fromPython2(Global{mod, name}).String(), e.proto)
+			}
 		}
 		e.buf = append(e.buf, opGlobal)
 		e.buf = append(e.buf, mod...)

@@ -193,3 +193,26 @@ func TestNegativeProtocol(t *testing.T) {
 	_, err = Dumps(1, HighestProtocol+1)
 	assert.ErrorIs(t, err, ErrProtocol)
 }
+
+// TestPython2NameAtOldProtocols: at protocols 0-2 a reader maps Python 2
+// names to Python 3 ones, so builtins.set is written as __builtin__.set,
+// and a global that already carries the Python 2 name (decoded from a
+// protocol 3+ pickle) is refused rather than written to be read back as
+// another global (found by FuzzLoads: not a fixed point).
+func TestPython2NameAtOldProtocols(t *testing.T) {
+	b, err := Dumps(Global{"builtins", "set"}, 2)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "c__builtin__\nset\n")
+	v, err := Loads(b)
+	require.NoError(t, err)
+	require.Equal(t, Global{"builtins", "set"}, v)
+	for _, p := range []int{0, 1, 2} {
+		_, err := Dumps(Global{"__builtin__", "set"}, p)
+		require.ErrorIs(t, err, ErrInvalid, "protocol %d", p)
+	}
+	b, err = Dumps(Global{"__builtin__", "set"}, 3)
+	require.NoError(t, err, "protocols 3+ keep names as they are")
+	v, err = Loads(b)
+	require.NoError(t, err)
+	require.Equal(t, Global{"__builtin__", "set"}, v)
+}

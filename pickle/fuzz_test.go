@@ -35,6 +35,7 @@ func FuzzLoads(f *testing.F) {
 		"(I1\nimod\nCls\n.", "S'a\\'b\\x41'\n.", "V\\u00e9\\U0001f600\n.", "\x80\x05\x97\x98.",
 		"\x80\x02\x82\x05.", "Pid\n.", "\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N.",
 		"\x80\x04\x8c\x01m\x8c\x01n\x93)\x81}b.", "\x80\x02c__builtin__\nset\n](K\x01e\x85R.",
+		"\x80\x03c__builtin__\nset\n)R.", // a Python 2 name at protocol 3: kept, not rewritten at 0-2
 		memoChain(50),
 	} {
 		f.Add([]byte(s))
